@@ -1,0 +1,149 @@
+"""Environments: our own pure-JAX envs, and gymnax's by name.
+
+``make(name, **overrides) -> (env, params)`` resolves our names (``GridWorld-v0``,
+``CliffWalking-v0``, ``WindyGridworld-v0``, ``RandomWalk-v0``, ``Bandit-v0``)
+and passes gymnax names (``CartPole-v1``, ``Breakout-MinAtar``, ...) through to
+``gymnax.make``. Keyword overrides replace fields of the default parameters,
+and impossible values (a goal inside a wall, a slip outside [0, 1]) are refused
+with a message that says what is allowed.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from envs import bandit, grid, random_walk
+from envs.tabular import TabularEnv, TabularModel
+
+__all__ = ["TabularEnv", "TabularModel", "make", "names", "param_fields", "kind"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _EnvSpec:
+    factory: Callable[[dict[str, Any]], Any]
+    validate: Callable[[Any], None]
+    kind: str  # "tabular" | "bandit"
+    description: str
+
+
+_OURS: dict[str, _EnvSpec] = {
+    "GridWorld-v0": _EnvSpec(
+        lambda o: grid.GridWorld("GridWorld-v0"),
+        grid.validate_params,
+        "tabular",
+        "10x10 gridworld: goal +10, traps -10, wall bump -1, optional slip",
+    ),
+    "CliffWalking-v0": _EnvSpec(
+        lambda o: grid.GridWorld("CliffWalking-v0"),
+        grid.validate_params,
+        "tabular",
+        "4x12 cliff walking: -1 a step, -100 and back to start on the cliff",
+    ),
+    "WindyGridworld-v0": _EnvSpec(
+        lambda o: grid.GridWorld("WindyGridworld-v0"),
+        grid.validate_params,
+        "tabular",
+        "7x10 windy gridworld: upward wind per column, -1 a step",
+    ),
+    "RandomWalk-v0": _EnvSpec(
+        lambda o: random_walk.RandomWalk(),
+        random_walk.validate_params,
+        "tabular",
+        "random walk: n states (5; 19 with n=19, left_reward=-1), +1 at the right",
+    ),
+    "Bandit-v0": _EnvSpec(
+        lambda o: bandit.Bandit(int(o.get("num_arms", 10))),
+        bandit.validate_params,
+        "bandit",
+        "k-armed Gaussian testbed, q*(a) ~ N(mean, 1), optional drift",
+    ),
+}
+
+
+def _gymnax_names() -> list[str]:
+    import gymnax
+
+    return list(gymnax.registered_envs)
+
+
+def names() -> dict[str, list[str]]:
+    """Known environment names, by source."""
+    return {"jaxrl": sorted(_OURS), "gymnax": sorted(_gymnax_names())}
+
+
+def kind(name: str) -> str:
+    """``"tabular"``, ``"bandit"``, or ``"gymnax"``."""
+    if name in _OURS:
+        return _OURS[name].kind
+    _check_name(name)
+    return "gymnax"
+
+
+def _check_name(name: str) -> None:
+    if name not in _OURS and name not in _gymnax_names():
+        raise ValueError(
+            f"unknown environment {name!r}; ours: {', '.join(sorted(_OURS))}; "
+            f"gymnax: {', '.join(sorted(_gymnax_names()))}"
+        )
+
+
+def param_fields(params: Any) -> dict[str, Any]:
+    """The overridable fields of a params dataclass with their current values."""
+    return {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+
+
+def _coerce(name: str, field: str, old: Any, value: Any) -> Any:
+    """Give ``value`` the type of the default it replaces (CLI strings, lists)."""
+    if isinstance(old, tuple):
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"{name}: {field} takes a list, got {value!r}")
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    if isinstance(old, bool):
+        return bool(value)
+    if isinstance(old, int) and not isinstance(old, bool):
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"{name}: {field} takes an integer, got {value!r}")
+        return int(value)
+    if isinstance(old, float):
+        return float(value)
+    return value
+
+
+def make(name: str, **overrides: Any) -> tuple[Any, Any]:
+    """Build an environment and its parameters.
+
+    Args:
+        name: one of :func:`names`.
+        **overrides: fields of the environment's params to replace, e.g.
+            ``make("GridWorld-v0", slip=0.1)`` or ``make("RandomWalk-v0", n=19,
+            left_reward=-1.0)``.
+
+    Returns:
+        ``(env, params)``; ``env`` follows gymnax's ``Environment`` API.
+
+    Raises:
+        ValueError: unknown name, unknown parameter, or impossible values.
+    """
+    _check_name(name)
+    if name in _OURS:
+        spec = _OURS[name]
+        env = spec.factory(overrides)
+        params = env.default_params
+    else:
+        import gymnax
+
+        env, params = gymnax.make(name)
+        spec = None
+    fields = param_fields(params)
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"{name} has no parameter(s) {', '.join(unknown)}; allowed: "
+            f"{', '.join(fields)}"
+        )
+    params = params.replace(
+        **{k: _coerce(name, k, fields[k], v) for k, v in overrides.items()}
+    )
+    if spec is not None:
+        spec.validate(params)
+    return env, params
