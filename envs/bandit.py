@@ -37,9 +37,7 @@ def validate_params(p: BanditParams) -> None:
     if float(p.drift_std) < 0:
         raise ValueError(f"drift_std={p.drift_std} must be >= 0")
     if int(p.max_steps_in_episode) < 1:
-        raise ValueError(
-            f"max_steps_in_episode={p.max_steps_in_episode} must be >= 1"
-        )
+        raise ValueError(f"max_steps_in_episode={p.max_steps_in_episode} must be >= 1")
 
 
 class Bandit(environment.Environment):

@@ -72,7 +72,10 @@ class GridParams(environment.EnvParams):
 def _cells(text: str, ch: str) -> tuple[Cell, ...]:
     rows = text.strip().split("\n")
     return tuple(
-        (r, c) for r, line in enumerate(rows) for c, x in enumerate(line.split()) if x == ch
+        (r, c)
+        for r, line in enumerate(rows)
+        for c, x in enumerate(line.split())
+        if x == ch
     )
 
 
@@ -179,9 +182,7 @@ def validate_params(p: GridParams) -> None:
     if not 0.0 <= float(p.slip) <= 1.0:
         raise ValueError(f"slip={p.slip} is out of range: allowed [0, 1]")
     if int(p.max_steps_in_episode) < 1:
-        raise ValueError(
-            f"max_steps_in_episode={p.max_steps_in_episode} must be >= 1"
-        )
+        raise ValueError(f"max_steps_in_episode={p.max_steps_in_episode} must be >= 1")
 
 
 def _mask(p: GridParams, cells: tuple[Cell, ...]) -> jax.Array:

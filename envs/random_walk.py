@@ -34,9 +34,7 @@ def validate_params(p: RandomWalkParams) -> None:
     if p.n < 1:
         raise ValueError(f"n={p.n} must be >= 1 (number of non-terminal states)")
     if int(p.max_steps_in_episode) < 1:
-        raise ValueError(
-            f"max_steps_in_episode={p.max_steps_in_episode} must be >= 1"
-        )
+        raise ValueError(f"max_steps_in_episode={p.max_steps_in_episode} must be >= 1")
 
 
 class RandomWalk(TabularEnv):

@@ -33,7 +33,9 @@ def _empirical(env, params, num_samples):
     keys = jax.random.split(jax.random.key(0), num_samples)
     s = jnp.arange(S)[:, None].repeat(A, 1)
     a = jnp.arange(A)[None, :].repeat(S, 0)
-    step = jax.vmap(jax.vmap(jax.vmap(one, (None, 0, 0)), (None, 0, 0)), (0, None, None))
+    step = jax.vmap(
+        jax.vmap(jax.vmap(one, (None, 0, 0)), (None, 0, 0)), (0, None, None)
+    )
     s1, r = step(keys, s, a)  # [N, S, A]
     counts = jax.nn.one_hot(s1, S).mean(0)
     return np.asarray(counts), np.asarray(r.mean(0))
@@ -85,7 +87,9 @@ def _reachable(model, start):
     return seen
 
 
-@pytest.mark.parametrize("name", ["GridWorld-v0", "CliffWalking-v0", "WindyGridworld-v0"])
+@pytest.mark.parametrize(
+    "name", ["GridWorld-v0", "CliffWalking-v0", "WindyGridworld-v0"]
+)
 def test_goal_reachable_from_start(name):
     env, p = envs.make(name)
     model = env.model(p)

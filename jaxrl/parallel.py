@@ -1,0 +1,146 @@
+"""Many seeds and hyperparameter settings in one compiled call.
+
+:func:`run` takes a :class:`~jaxrl.types.Trainer` and runs it for ``num_seeds``
+seeds (``vmap`` over keys) and, for a sweep, every setting of a stacked
+``HParams`` (``vmap`` over the leading axis): one compilation for the whole
+grid. Long runs execute in compiled chunks with a progress bar between them;
+where there are several devices the seed axis is sharded across them.
+
+Seed ``i`` of a run started from ``seed`` uses ``fold_in(key(seed), i)``, so it
+gets the same bits whatever ``num_seeds`` is, and every setting of a sweep sees
+the same seeds (common random numbers, a paired comparison).
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxrl.types import Trainer, TrainOutput
+
+
+def seed_keys(seed: int, num_seeds: int) -> jax.Array:
+    """``num_seeds`` independent keys, key ``i`` = ``fold_in(key(seed), i)``."""
+    if num_seeds < 1:
+        raise ValueError(f"num_seeds={num_seeds} must be >= 1")
+    base = jax.random.key(seed)
+    return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(num_seeds))
+
+
+def stack(hparams: Sequence[Any]) -> Any:
+    """Stack a list of ``HParams`` into one with a leading sweep axis ``[H]``."""
+    if not hparams:
+        raise ValueError("a sweep needs at least one setting")
+    return jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *hparams)
+
+
+def _validate(hparams: Any) -> None:
+    if hasattr(hparams, "validate"):
+        hparams.validate()
+
+
+def _chunk_size(num_iterations: int, num_chunks: int) -> int:
+    """A chunk length near ``num_iterations / num_chunks``, dividing it if it can."""
+    target = max(1, num_iterations // max(1, num_chunks))
+    for size in range(target, max(1, target // 2) - 1, -1):
+        if num_iterations % size == 0:
+            return size
+    return target
+
+
+def _shard_seeds(keys: jax.Array) -> jax.Array:
+    devices = jax.devices()
+    if len(devices) == 1 or keys.shape[0] % len(devices):
+        return keys
+    mesh = Mesh(np.asarray(devices), ("seeds",))
+    return jax.device_put(keys, NamedSharding(mesh, PartitionSpec("seeds")))
+
+
+def batched(trainer: Trainer, *, sweep: bool = False) -> tuple[Callable, Callable]:
+    """Compiled ``init(keys, hparams)`` and ``advance(state, n)`` over seeds
+    (and settings when ``sweep``). Shapes: keys ``[N]``; hparams leaves ``[H]``
+    for a sweep; state and metrics gain leading axes ``[H, N]`` or ``[N]``."""
+    init = jax.vmap(trainer.init, in_axes=(0, None))
+    if sweep:
+        init = jax.vmap(init, in_axes=(None, 0))
+
+    def advance(state: Any, num_iterations: int) -> TrainOutput:
+        step = jax.vmap(lambda s: trainer.run(s, num_iterations))
+        return (jax.vmap(step) if sweep else step)(state)
+
+    return jax.jit(init), jax.jit(advance, static_argnums=1, donate_argnums=0)
+
+
+def run(
+    trainer: Trainer,
+    hparams: Any,
+    *,
+    seed: int = 0,
+    num_seeds: int = 1,
+    sweep: bool = False,
+    num_chunks: int = 10,
+    progress: bool = True,
+    desc: str = "train",
+    on_chunk: Callable[[int, Any, dict[str, np.ndarray]], None] | None = None,
+) -> TrainOutput:
+    """Run ``trainer`` over seeds (and sweep settings), in compiled chunks.
+
+    Args:
+        trainer: from an agent's ``make_train``.
+        hparams: one ``HParams``, or with ``sweep=True`` a stacked one
+            (:func:`stack`) whose leaves have a leading axis ``[H]``.
+        seed: base seed; see :func:`seed_keys`.
+        num_seeds: seeds per setting.
+        sweep: whether ``hparams`` carries a sweep axis.
+        num_chunks: how many compiled chunks to split the run into; progress
+            is reported (and ``on_chunk`` called) between chunks. 1 runs the
+            whole run as a single call.
+        progress: show a progress bar.
+        desc: progress-bar label.
+        on_chunk: ``(iterations_done, state, metrics_so_far)`` after each chunk.
+
+    Returns:
+        ``TrainOutput`` with state leaves ``[H, N, ...]`` (sweep) or
+        ``[N, ...]`` and metrics as NumPy arrays ``[H, N, T]`` or ``[N, T]``.
+    """
+    _validate(hparams)
+    keys = _shard_seeds(seed_keys(seed, num_seeds))
+    init, advance = batched(trainer, sweep=sweep)
+    total = trainer.num_iterations
+    size = _chunk_size(total, num_chunks)
+    state = init(keys, hparams)
+    chunks: list[dict[str, np.ndarray]] = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=desc, unit="it", leave=True)
+    done = 0
+    try:
+        while done < total:
+            n = min(size, total - done)
+            state, metrics = advance(state, n)
+            chunks.append(jax.tree.map(np.asarray, metrics))
+            done += n
+            if bar is not None:
+                bar.update(n)
+                first = next(iter(chunks[-1]), None)
+                if first is not None:
+                    bar.set_postfix(
+                        {first: f"{np.nanmean(chunks[-1][first][..., -1]):.4g}"}
+                    )
+            if on_chunk is not None:
+                on_chunk(done, state, _concat(chunks))
+    finally:
+        if bar is not None:
+            bar.close()
+    return TrainOutput(state, _concat(chunks))
+
+
+def _concat(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if not chunks:
+        return {}
+    return {k: np.concatenate([c[k] for c in chunks], axis=-1) for k in chunks[0]}
