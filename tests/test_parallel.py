@@ -1,0 +1,115 @@
+"""jaxrl.parallel: seeds, sweeps and chunks give the same bits as plain calls."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import struct
+
+from jaxrl import parallel
+from jaxrl.types import Trainer, check_range
+
+
+@struct.dataclass
+class ToyHParams:
+    scale: float = 1.0
+
+    def validate(self):
+        check_range("scale", self.scale, 0.0, 10.0, low_open=True)
+
+
+@struct.dataclass
+class ToyState:
+    key: jax.Array
+    total: jax.Array
+
+
+TRACES = {"n": 0}
+
+
+def toy_trainer(num_iterations: int = 12) -> Trainer:
+    """Each iteration adds scale * N(0, 1) to a running total."""
+
+    def init(key, hp):
+        return ToyState(key=key, total=jnp.float32(0.0) * hp.scale)
+
+    def update(state):
+        TRACES["n"] += 1
+        key, noise_key = jax.random.split(state.key)
+        total = state.total + jax.random.normal(noise_key)
+        return ToyState(key=key, total=total), {"total": total}
+
+    def scaled_update(state_hp):
+        return update(state_hp)
+
+    return Trainer(init=init, update=scaled_update, num_iterations=num_iterations)
+
+
+def test_seed_keys_do_not_depend_on_the_number_of_seeds():
+    a = jax.random.key_data(parallel.seed_keys(3, 4))
+    b = jax.random.key_data(parallel.seed_keys(3, 9))
+    np.testing.assert_array_equal(a, b[:4])
+    with pytest.raises(ValueError, match="num_seeds=0"):
+        parallel.seed_keys(0, 0)
+
+
+def test_chunked_run_equals_single_call_and_loop_over_seeds():
+    trainer = toy_trainer()
+    hp = ToyHParams()
+    whole = parallel.run(trainer, hp, seed=1, num_seeds=5, num_chunks=1, progress=False)
+    chunked = parallel.run(
+        trainer, hp, seed=1, num_seeds=5, num_chunks=4, progress=False
+    )
+    np.testing.assert_array_equal(whole.metrics["total"], chunked.metrics["total"])
+    assert whole.metrics["total"].shape == (5, 12)
+    keys = parallel.seed_keys(1, 5)
+    for i in range(5):
+        one = jax.jit(trainer)(keys[i], hp)
+        np.testing.assert_array_equal(one.metrics["total"], whole.metrics["total"][i])
+
+
+def test_sweep_adds_a_leading_axis_with_common_seeds():
+    trainer = toy_trainer()
+    hps = parallel.stack([ToyHParams(1.0), ToyHParams(2.0), ToyHParams(3.0)])
+    out = parallel.run(trainer, hps, num_seeds=4, sweep=True, progress=False)
+    assert out.metrics["total"].shape == (3, 4, 12)
+
+
+def test_out_of_range_hyperparameter_is_refused_before_compiling():
+    with pytest.raises(ValueError, match=r"scale=-1.0 is out of range: allowed \(0.0"):
+        parallel.run(toy_trainer(), ToyHParams(-1.0), progress=False)
+
+
+def test_chunks_compile_once():
+    trainer = toy_trainer(num_iterations=20)
+    TRACES["n"] = 0
+    parallel.run(trainer, ToyHParams(), num_seeds=2, num_chunks=5, progress=False)
+    assert TRACES["n"] == 1  # five equal chunks, one trace
+
+
+def test_chunk_size_divides_when_it_can():
+    assert parallel._chunk_size(100, 10) == 10
+    assert parallel._chunk_size(500, 10) == 50
+    assert 1000 % parallel._chunk_size(1000, 7) == 0
+
+
+def test_seeds_sharded_over_two_devices_give_the_same_bits(tmp_path):
+    """Run in a subprocess with two host devices; compare to one device."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, numpy as np; sys.path.insert(0, 'tests');"
+        "import jax; from test_parallel import *;"
+        "assert len(jax.devices()) == 2;"
+        "out = parallel.run(toy_trainer(), ToyHParams(), seed=1, num_seeds=4,"
+        " progress=False);"
+        "assert len(out.state.total.sharding.device_set) == 2;"
+        f"np.save({str(tmp_path / 'two.npy')!r}, out.metrics['total'])"
+    )
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=root)
+    one = parallel.run(toy_trainer(), ToyHParams(), seed=1, num_seeds=4, progress=False)
+    np.testing.assert_array_equal(np.load(tmp_path / "two.npy"), one.metrics["total"])
