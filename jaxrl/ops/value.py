@@ -78,7 +78,9 @@ def expected_sarsa(
     q_t: ArrayLike,
     probs_a_t: ArrayLike,
 ) -> jax.Array:
-    """Expected SARSA error: ``r_t + discount_t * sum_a pi(a|s_t) q_t[a] - q_tm1[a_tm1]``.
+    """Expected SARSA error.
+
+    ``r_t + discount_t * sum_a pi(a|s_t) q_t[a] - q_tm1[a_tm1]``.
 
     van Seijen et al. (2009); Sutton & Barto (2018), eq. 6.9.
 

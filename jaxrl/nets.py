@@ -1,0 +1,210 @@
+"""Network building blocks (flax.linen).
+
+Torsos map observations to features; heads map features to what an op needs:
+logits for :func:`jaxrl.ops.policy.categorical_log_prob`, ``(mean, log_std)``
+for the Gaussian and tanh-Gaussian ops, a scalar value, or Q-values. Modules
+work on a single observation or on any leading batch shape.
+
+Initialisation follows the PPO implementations (Engstrom et al., 2020;
+Huang et al., 2022, "The 37 implementation details of PPO"): orthogonal
+weights with gain ``sqrt(2)`` in hidden layers, ``0.01`` for the policy output
+and ``1`` for the value output, zero biases.
+"""
+
+import math
+from collections.abc import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "tanh": nn.tanh,
+    "relu": nn.relu,
+}
+
+
+def _activation(name: str) -> Callable[[jax.Array], jax.Array]:
+    try:
+        return _ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown activation {name!r}; allowed: {sorted(_ACTIVATIONS)}"
+        ) from None
+
+
+def _dense(features: int, scale: float, name: str | None = None) -> nn.Dense:
+    return nn.Dense(
+        features,
+        kernel_init=nn.initializers.orthogonal(scale),
+        bias_init=nn.initializers.zeros,
+        name=name,
+    )
+
+
+class MLP(nn.Module):
+    """Multi-layer perceptron torso: ``Dense -> activation`` per hidden size.
+
+    Attributes:
+        hidden_sizes: widths of the hidden layers, e.g. ``(64, 64)``.
+        activation: ``"tanh"`` (the PPO default) or ``"relu"``.
+        kernel_scale: gain of the orthogonal initialisation.
+    """
+
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    kernel_scale: float = math.sqrt(2.0)
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        act = _activation(self.activation)
+        x = jnp.asarray(x, jnp.float32)
+        for size in self.hidden_sizes:
+            x = act(_dense(size, self.kernel_scale)(x))
+        return x
+
+
+class CategoricalHead(nn.Module):
+    """Policy logits over ``num_actions`` discrete actions, ``[..., A]``."""
+
+    num_actions: int
+    kernel_scale: float = 0.01
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return _dense(self.num_actions, self.kernel_scale)(x)
+
+
+class GaussianHead(nn.Module):
+    """Diagonal Gaussian policy head returning ``(mean, log_std)``, ``[..., D]``.
+
+    With ``state_dependent_std=False`` (PPO) ``log_std`` is a free parameter
+    initialised to ``log_std_init``; with ``True`` (SAC) it is a second linear
+    output, squashed smoothly into ``[log_std_min, log_std_max]``.
+
+    Attributes:
+        action_dim: ``D``.
+        state_dependent_std: whether ``log_std`` depends on the input.
+        log_std_init: initial value of the free ``log_std``.
+        log_std_min, log_std_max: range of the state-dependent ``log_std``.
+        kernel_scale: gain of the orthogonal initialisation of the outputs.
+    """
+
+    action_dim: int
+    state_dependent_std: bool = False
+    log_std_init: float = 0.0
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+    kernel_scale: float = 0.01
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        mean = _dense(self.action_dim, self.kernel_scale, name="mean")(x)
+        if self.state_dependent_std:
+            raw = _dense(self.action_dim, self.kernel_scale, name="log_std")(x)
+            # tanh maps the raw output smoothly into [min, max] (as in CleanRL's
+            # SAC) rather than clipping, so the gradient never vanishes.
+            half_range = 0.5 * (self.log_std_max - self.log_std_min)
+            log_std = self.log_std_min + half_range * (jnp.tanh(raw) + 1.0)
+        else:
+            param = self.param(
+                "log_std",
+                nn.initializers.constant(self.log_std_init),
+                (self.action_dim,),
+            )
+            log_std = jnp.broadcast_to(param, mean.shape)
+        return mean, log_std
+
+
+class ValueHead(nn.Module):
+    """Scalar state value, ``[...]`` (the last axis of the features is dropped)."""
+
+    kernel_scale: float = 1.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return _dense(1, self.kernel_scale)(x)[..., 0]
+
+
+class QNetwork(nn.Module):
+    """One Q-network on an MLP torso.
+
+    With ``num_actions`` set (discrete actions) it maps ``obs`` to ``Q(s, .)``,
+    ``[..., A]``; with ``num_actions=None`` (continuous actions) it maps
+    ``(obs, action)`` to ``Q(s, a)``, ``[...]``, concatenating the two.
+    """
+
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+    num_actions: int | None = None
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array | None = None) -> jax.Array:
+        if self.num_actions is None:
+            if action is None:
+                raise ValueError("a continuous-action QNetwork needs an action")
+            x = jnp.concatenate(
+                [jnp.asarray(obs, jnp.float32), jnp.asarray(action, jnp.float32)],
+                axis=-1,
+            )
+            x = MLP(self.hidden_sizes, self.activation)(x)
+            return _dense(1, 1.0)(x)[..., 0]
+        if action is not None:
+            raise ValueError(
+                "a discrete-action QNetwork returns Q(s, .) for every action; "
+                "call it with the observation only"
+            )
+        x = MLP(self.hidden_sizes, self.activation)(obs)
+        return _dense(self.num_actions, 1.0)(x)
+
+
+class TwinQ(nn.Module):
+    """Two independent Q-networks (Fujimoto et al., 2018), as used by SAC.
+
+    Returns ``(q1, q2)``: each ``Q(s, a)``, ``[...]``, for continuous actions
+    (``num_actions=None``, call with ``(obs, action)``), or each ``Q(s, .)``,
+    ``[..., A]``, for discrete actions (call with ``obs``).
+    """
+
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+    num_actions: int | None = None
+
+    @nn.compact
+    def __call__(
+        self, obs: jax.Array, action: jax.Array | None = None
+    ) -> tuple[jax.Array, jax.Array]:
+        q1 = QNetwork(self.hidden_sizes, self.activation, self.num_actions, name="q1")
+        q2 = QNetwork(self.hidden_sizes, self.activation, self.num_actions, name="q2")
+        return q1(obs, action), q2(obs, action)
+
+
+class NatureCNN(nn.Module):
+    """The DQN torso of Mnih et al. (2015).
+
+    ``uint8 [..., 84, 84, 4]`` frames, scaled by ``1/255``, through
+    ``conv 32 8x8 stride 4 -> conv 64 4x4 stride 2 -> conv 64 3x3 stride 1 ->
+    dense 512``, each followed by ReLU (VALID padding). Returns ``[..., 512]``.
+    """
+
+    kernel_scale: float = math.sqrt(2.0)
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if x.ndim < 3:
+            raise ValueError(
+                f"NatureCNN expects [..., height, width, channels], got {x.shape}"
+            )
+        x = jnp.asarray(x, jnp.float32) / 255.0
+        batch_shape = x.shape[:-3]
+        x = x.reshape((-1,) + x.shape[-3:])
+        init = dict(
+            kernel_init=nn.initializers.orthogonal(self.kernel_scale),
+            bias_init=nn.initializers.zeros,
+        )
+        x = nn.relu(nn.Conv(32, (8, 8), (4, 4), padding="VALID", **init)(x))
+        x = nn.relu(nn.Conv(64, (4, 4), (2, 2), padding="VALID", **init)(x))
+        x = nn.relu(nn.Conv(64, (3, 3), (1, 1), padding="VALID", **init)(x))
+        x = x.reshape((x.shape[0], -1))
+        x = nn.relu(_dense(512, self.kernel_scale)(x))
+        return x.reshape(batch_shape + (512,))
