@@ -1,0 +1,67 @@
+"""Batches of environments behind one interface for the deep-RL loops.
+
+The loops in :mod:`jaxrl.agents` step ``num_envs`` environments at once through
+a :class:`VecEnv`: pure ``reset``/``step`` functions over a batch axis. For
+gymnax (and our own) environments it is a ``vmap``; the EnvPool adapter (same
+interface) steps its pool through EnvPool's XLA interface inside ``jit``.
+
+``step`` returns the observation to act on next (the reset observation after
+an episode ends) and, separately, ``final_obs``: the observation the step
+actually reached, which a truncated step bootstraps from.
+"""
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class VecStep(NamedTuple):
+    """One batched step; every leaf has a leading ``[num_envs]`` axis."""
+
+    obs: Any
+    state: Any
+    reward: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    final_obs: Any
+
+
+class VecEnv:
+    """``num_envs`` copies of a gymnax environment, stepped with ``vmap``.
+
+    Attributes:
+        env, params: the gymnax environment and its parameters.
+        num_envs: the batch size.
+    """
+
+    def __init__(self, env: Any, params: Any, num_envs: int):
+        if num_envs < 1:
+            raise ValueError(f"num_envs={num_envs} must be >= 1")
+        self.env, self.params, self.num_envs = env, params, num_envs
+
+    @property
+    def action_space(self) -> Any:
+        return self.env.action_space(self.params)
+
+    @property
+    def observation_space(self) -> Any:
+        return self.env.observation_space(self.params)
+
+    def reset(self, key: jax.Array) -> tuple[Any, Any]:
+        keys = jax.random.split(key, self.num_envs)
+        return jax.vmap(self.env.reset, in_axes=(0, None))(keys, self.params)
+
+    def step(self, key: jax.Array, state: Any, action: jax.Array) -> VecStep:
+        keys = jax.random.split(key, self.num_envs)
+        obs, state, reward, terminated, truncated, info = jax.vmap(
+            self.env.step, in_axes=(0, 0, 0, None)
+        )(keys, state, action, self.params)
+        return VecStep(
+            obs=obs,
+            state=state,
+            reward=reward.astype(jnp.float32),
+            terminated=terminated.astype(bool),
+            truncated=truncated.astype(bool) & ~terminated.astype(bool),
+            final_obs=info["final_observation"],
+        )

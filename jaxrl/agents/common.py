@@ -1,0 +1,84 @@
+"""Pieces every deep agent shares: episode bookkeeping and greedy evaluation."""
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from envs.vector import VecEnv, VecStep
+
+
+@struct.dataclass
+class EpisodeStats:
+    """Running undiscounted returns of the ``num_envs`` episodes in progress.
+
+    ``track`` folds in one batched step and returns the sum and count of the
+    returns of episodes that ended at it, so a loop can report the mean return
+    of the episodes completed during an iteration without storing per-step data.
+    """
+
+    running: jax.Array  # [num_envs]
+    length: jax.Array  # [num_envs]
+
+    @classmethod
+    def zeros(cls, num_envs: int) -> "EpisodeStats":
+        return cls(jnp.zeros(num_envs, jnp.float32), jnp.zeros(num_envs, jnp.int32))
+
+    def track(self, step: VecStep) -> tuple["EpisodeStats", jax.Array, jax.Array]:
+        """Returns ``(stats, sum of finished returns, number finished)``."""
+        running = self.running + step.reward
+        length = self.length + 1
+        done = step.terminated | step.truncated
+        finished = jnp.sum(jnp.where(done, running, 0.0))
+        count = jnp.sum(done)
+        stats = EpisodeStats(
+            running=jnp.where(done, 0.0, running), length=jnp.where(done, 0, length)
+        )
+        return stats, finished, count
+
+
+def mean_or_nan(total: jax.Array, count: jax.Array) -> jax.Array:
+    """``total / count``, NaN when ``count`` is 0 (no episode finished)."""
+    return jnp.where(count > 0, total / jnp.maximum(count, 1), jnp.nan)
+
+
+def evaluate(
+    key: jax.Array,
+    act: Callable[[jax.Array, Any], jax.Array],
+    env: Any,
+    env_params: Any,
+    num_episodes: int,
+    max_steps: int | None = None,
+) -> jax.Array:
+    """Mean undiscounted return of ``num_episodes`` episodes run in parallel.
+
+    Args:
+        key: PRNG key.
+        act: ``(key, obs[num_episodes, ...]) -> actions``; pass the greedy or
+            deterministic policy for a greedy evaluation.
+        env, env_params: a gymnax environment, separate from the training batch.
+        num_episodes: episodes, one per parallel environment.
+        max_steps: step cap (default ``env_params.max_steps_in_episode``).
+
+    Returns:
+        The mean return, shape ``[]``. Each episode counts its rewards up to its
+        first termination or truncation.
+    """
+    vec = VecEnv(env, env_params, num_episodes)
+    max_steps = int(max_steps or env_params.max_steps_in_episode)
+    reset_key, key = jax.random.split(key)
+    obs, state = vec.reset(reset_key)
+
+    def body(carry, _):
+        key, obs, state, total, alive = carry
+        key, act_key, step_key = jax.random.split(key, 3)
+        step = vec.step(step_key, state, act(act_key, obs))
+        total = total + jnp.where(alive, step.reward, 0.0)
+        alive = alive & ~(step.terminated | step.truncated)
+        return (key, step.obs, step.state, total, alive), None
+
+    carry = (key, obs, state, jnp.zeros(num_episodes), jnp.ones(num_episodes, bool))
+    (_, _, _, total, _), _ = jax.lax.scan(body, carry, None, length=max_steps)
+    return total.mean()
