@@ -22,6 +22,7 @@ over the slip, so ``P`` and ``R`` match stepping by construction of the rules
 cells are never occupied; the model marks them terminal so they carry value 0.
 """
 
+from functools import partial
 from typing import Any
 
 import jax
@@ -274,6 +275,7 @@ class GridWorld(TabularEnv):
         state = EnvState(time=state.time + 1, pos=s1)
         return s1, state, reward, terminated, {}
 
+    @partial(jax.jit, static_argnums=0)
     def model(self, params: GridParams) -> TabularModel:
         S, A = self.num_states(params), self.num_actions
         s = jnp.arange(S)[:, None].repeat(A, 1)

@@ -9,6 +9,8 @@ example 7.1), every other step 0. With ``gamma = 1`` the true values of the
 5-state walk are ``1/6, 2/6, ..., 5/6``.
 """
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -72,6 +74,7 @@ class RandomWalk(TabularEnv):
         s1, reward, terminated = self._outcome(params, state.pos, action)
         return s1, EnvState(time=state.time + 1, pos=s1), reward, terminated, {}
 
+    @partial(jax.jit, static_argnums=0)
     def model(self, params: RandomWalkParams) -> TabularModel:
         S = self.num_states(params)
         s = jnp.arange(S)[:, None].repeat(2, 1)

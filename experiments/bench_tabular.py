@@ -83,9 +83,9 @@ def main() -> None:
         f"{np_rate:,.0f} seed-steps/s"
     )
 
-    config = control.Config(num_episodes=args.episodes)
-    hparams = control.HParams(alpha=ALPHA, epsilon=EPSILON, gamma=GAMMA)
-    trainer = control.make_train(config, env, params, algorithm="q_learning")
+    config = control.ControlConfig(num_episodes=args.episodes, algorithm="q_learning")
+    hparams = control.ControlHParams(alpha=ALPHA, epsilon=EPSILON, gamma=GAMMA)
+    trainer = control.make_train(config, env, params)
     print(
         f"{'seeds':>7} {'compile s':>10} {'run s':>8} {'seed-steps/s':>14} "
         f"{'vs NumPy':>9} {'lanes busy':>10}"

@@ -59,8 +59,15 @@ class Trainer:
         return TrainOutput(state, metrics)
 
 
-def check_range(name: str, value: Any, low: float, high: float, *,
-                low_open: bool = False, high_open: bool = False) -> None:
+def check_range(
+    name: str,
+    value: Any,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
     """Raise ``ValueError`` unless every element of ``value`` lies in the range.
 
     Used by ``HParams.validate`` at the edge (CLI, ``jaxrl.parallel``), on
