@@ -267,9 +267,9 @@ class GridWorld(TabularEnv):
         return pos, EnvState(time=jnp.int32(0), pos=pos)
 
     def step_env(self, key: jax.Array, state: EnvState, action, params: GridParams):
-        slip_key, act_key = jax.random.split(key)
-        slipped = jax.random.uniform(slip_key) < params.slip
-        random_action = jax.random.randint(act_key, (), 0, 4)
+        u = jax.random.uniform(key, (2,))
+        slipped = u[0] < params.slip
+        random_action = jnp.minimum((u[1] * 4).astype(jnp.int32), 3)
         a = jnp.where(slipped, random_action, jnp.asarray(action, jnp.int32))
         s1, reward, terminated = _outcome(params, state.pos, a)
         state = EnvState(time=state.time + 1, pos=s1)

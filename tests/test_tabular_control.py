@@ -194,3 +194,51 @@ def test_registered_algorithms_trace_on_their_default_env():
         assert expected <= set(out.metrics), name
         for metric in out.metrics.values():
             assert metric.shape == (train.num_iterations,)
+
+
+# Step mode: 6000 steps per seed in iterations of 500, auto-reset between
+# episodes, so no seed waits for another's episode to end.
+Q_STEPS_CONFIG = control.ControlConfig(num_steps=6000, steps_per_iteration=500)
+Q_STEPS = jax.jit(jax.vmap(control.make_train(Q_STEPS_CONFIG, ENV, PARAMS), (0, None)))
+
+
+def test_step_mode_learns_q_star_and_counts_episodes():
+    # As above, epsilon = 1 and alpha = 1 make Q-learning asynchronous value
+    # iteration; episodes of at most 3 steps in 500-step iterations: >= 166.
+    hp = control.ControlHParams(alpha=1.0, epsilon=1.0, gamma=GAMMA)
+    out = Q_STEPS(KEYS, hp)
+    optimal = dp.value_iteration(MODEL, GAMMA)
+    np.testing.assert_allclose(out.state.q[0], optimal.q, atol=1e-4)
+    assert out.metrics["episodes"].shape == (NUM_SEEDS, 12)
+    assert (out.metrics["episodes"] >= 500 // 3).all()
+    assert (out.metrics["length"] <= 3).all() and (out.metrics["length"] >= 1).all()
+    # Every step is accounted for: finished episodes plus the one in progress.
+    finished = (out.metrics["episodes"] * out.metrics["length"]).sum(1)
+    np.testing.assert_allclose(finished + out.state.episode_length, 6000, atol=1e-2)
+
+
+def test_step_mode_vmap_equals_loop_and_sarsa_restarts_cleanly():
+    hp = control.ControlHParams(alpha=0.5, epsilon=0.1, gamma=GAMMA)
+    batched = Q_STEPS(KEYS, hp)
+    single = jax.jit(control.make_train(Q_STEPS_CONFIG, ENV, PARAMS))(KEYS[2], hp)
+    np.testing.assert_array_equal(batched.state.q[2], single.state.q)
+    np.testing.assert_array_equal(
+        batched.metrics["return"][2], single.metrics["return"]
+    )
+    # SARSA in step mode: with alpha = 1, epsilon = 0 on this deterministic grid,
+    # every finished episode after learning takes the 3-step shortest path.
+    sarsa = control.ControlConfig(
+        algorithm="sarsa", num_steps=3000, steps_per_iteration=500
+    )
+    out = jax.jit(control.make_train(sarsa, ENV, PARAMS))(
+        KEYS[0], hp.replace(alpha=1.0, epsilon=0.0)
+    )
+    np.testing.assert_allclose(out.metrics["length"][-1], 3.0)
+    np.testing.assert_allclose(out.metrics["return"][-1], 10.0)
+
+
+def test_step_mode_config_errors():
+    with pytest.raises(ValueError, match="not a multiple of steps_per_iteration"):
+        control.ControlConfig(num_steps=1000, steps_per_iteration=300)
+    with pytest.raises(ValueError, match="num_steps=-1"):
+        control.ControlConfig(num_steps=-1)

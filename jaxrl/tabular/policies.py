@@ -67,9 +67,21 @@ def softmax_probs(h: ArrayLike, temperature: ArrayLike = 1.0) -> jax.Array:
 
 
 def sample(key: jax.Array, probs: ArrayLike) -> jax.Array:
-    """Sample an action index from probabilities ``[A]``; returns int32 ``[]``."""
-    logits = jnp.log(jnp.asarray(probs))  # log(0) = -inf: never sampled
-    return jax.random.categorical(key, logits).astype(jnp.int32)
+    """Sample an action index from probabilities ``[A]``; returns int32 ``[]``.
+
+    Inverse-CDF sampling from one uniform draw: the first ``a`` whose cumulative
+    probability exceeds ``u * sum(probs)``. One draw per action instead of the
+    ``A`` of Gumbel-max keeps the per-step cost of the tabular loops low; an
+    action of probability 0 is never returned.
+    """
+    probs = jnp.asarray(probs)
+    cdf = jnp.cumsum(probs)
+    u = jax.random.uniform(key, dtype=cdf.dtype) * cdf[-1]
+    # Count the actions whose cumulative mass is <= u; skip zero-mass actions
+    # at the end (cdf equal to the total) so rounding cannot pick them.
+    a = jnp.sum(cdf <= u)
+    last = jnp.max(jnp.where(probs > 0, jnp.arange(probs.shape[-1]), 0))
+    return jnp.minimum(a, last).astype(jnp.int32)
 
 
 def random_argmax(key: jax.Array, q: ArrayLike) -> jax.Array:
