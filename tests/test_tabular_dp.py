@@ -163,3 +163,19 @@ def test_cliff_walking_optimal_return():
 def test_greedy_policy_lowest_index_among_ties():
     q = jnp.array([[0.0, 1.0, 1.0], [2.0, 0.0, 2.0], [0.0, 0.0, 0.0]])
     np.testing.assert_array_equal(dp.greedy_policy(q), [1, 0, 0])
+
+
+def test_greedy_path_on_the_cliff():
+    # The optimal cliff path: up, 11 x right along the edge, down: 13 steps,
+    # return -13 (S&B example 6.6). A policy that walks into the cliff
+    # (right from the start) never ends and keeps paying -100.
+    env, params = envs.make("CliffWalking-v0")
+    model = env.model(params)
+    path = dp.greedy_path(model, dp.value_iteration(model, 1.0).pi, 30)
+    assert int(path.length) == 13 and float(path.ret) == -13.0
+    assert bool(path.reached_terminal)
+    assert [int(s) for s in path.states[:3]] == [36, 24, 25]
+    assert int(path.states[-1]) == 47  # the goal repeats after the end
+    right = jnp.ones(48, jnp.int32)
+    bad = dp.greedy_path(model, right, 5)
+    assert not bool(bad.reached_terminal) and float(bad.ret) == -500.0

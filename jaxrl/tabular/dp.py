@@ -25,6 +25,8 @@ from jaxrl.tabular.policies import greedy_policy, one_hot_policy, uniform_policy
 
 __all__ = [
     "DPResult",
+    "Path",
+    "greedy_path",
     "greedy_policy",
     "policy_evaluation",
     "policy_iteration",
@@ -207,3 +209,51 @@ def policy_iteration(
     actions, _, _ = jax.lax.while_loop(cond, body, (actions0, jnp.bool_(False), 0))
     v, q = evaluate(actions)
     return DPResult(v=v, q=q, pi=actions)
+
+
+class Path(NamedTuple):
+    """A path followed through a model.
+
+    Attributes:
+        states: visited states, int32 ``[max_steps + 1]``; after the path
+            ends (terminal state reached) the last state repeats.
+        length: number of steps taken before reaching a terminal state, or
+            ``max_steps`` if none was reached, int32 ``[]``.
+        ret: undiscounted sum of expected rewards along the path, ``[]``.
+        reached_terminal: whether a terminal state was reached, bool ``[]``.
+    """
+
+    states: jax.Array
+    length: jax.Array
+    ret: jax.Array
+    reached_terminal: jax.Array
+
+
+def greedy_path(
+    model: TabularModel, pi: ArrayLike, max_steps: int, start: ArrayLike | None = None
+) -> Path:
+    """Follow a deterministic policy ``pi[S]`` through the model's most likely
+    transitions (``argmax_s' P(s'|s, pi(s))``, the exact path when the model is
+    deterministic), from ``start`` (default: the most likely start state).
+
+    Used to draw learned greedy paths (the cliff-walking figure) and to check
+    that a learned policy reaches the goal. Pure and vmap-able over ``pi``.
+    """
+    pi = jnp.asarray(pi)
+    chex.assert_rank(pi, 1)
+    s0 = jnp.argmax(model.start) if start is None else jnp.asarray(start)
+    nxt = jnp.argmax(model.P, axis=-1)  # [S, A]
+
+    def step(carry, _):
+        s, done, length, ret = carry
+        a = pi[s]
+        s1 = jnp.where(done, s, nxt[s, a])
+        ret = ret + jnp.where(done, 0.0, model.R[s, a])
+        length = length + (~done)
+        done = done | model.terminal[s1]
+        return (s1, done, length, ret), s1
+
+    init = (s0, model.terminal[s0], jnp.int32(0), jnp.float32(0.0))
+    (_, done, length, ret), states = jax.lax.scan(step, init, None, length=max_steps)
+    states = jnp.concatenate([s0[None], states]).astype(jnp.int32)
+    return Path(states=states, length=length, ret=ret, reached_terminal=done)
