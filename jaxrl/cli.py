@@ -230,17 +230,29 @@ def train(args: argparse.Namespace) -> Path:
         "backend": jax.default_backend(),
         "wall_seconds": round(seconds, 3),
     }
+    x_name, x = _x_axis(spec, config, output.metrics)
     summary = write_run(
-        out,
-        config=resolved,
-        metrics=output.metrics,
-        x_name=getattr(spec, "x_name", "iteration"),
-        labels=labels,
+        out, config=resolved, metrics=output.metrics, x_name=x_name, x=x, labels=labels
     )
     _plot_state(out, r, output.state, sweep=bool(labels))
     print(summary.format_table(), file=sys.stderr)
     print(str(out))
     return out
+
+
+def _x_axis(spec: Any, config: Any, metrics: dict) -> tuple[str, Any]:
+    """What one iteration is: an env step for bandits, an episode for tabular
+    runs counted in episodes, and for deep agents the env steps so far."""
+    import numpy as np
+
+    if "env_steps" in metrics:
+        steps = np.asarray(metrics["env_steps"])
+        return "env_steps", steps.reshape(-1, steps.shape[-1])[0]
+    if spec.env_kind == "bandit":
+        return "step", None
+    if spec.env_kind == "tabular" and not getattr(config, "num_steps", 0):
+        return "episode", None
+    return "iteration", None
 
 
 def _plot_state(out: Path, r: dict, state: Any, *, sweep: bool) -> None:

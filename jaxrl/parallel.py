@@ -127,17 +127,25 @@ def run(
             done += n
             if bar is not None:
                 bar.update(n)
-                first = next(iter(chunks[-1]), None)
-                if first is not None:
-                    bar.set_postfix(
-                        {first: f"{np.nanmean(chunks[-1][first][..., -1]):.4g}"}
-                    )
+                shown = _progress_metric(chunks[-1])
+                if shown is not None:
+                    last = chunks[-1][shown][..., -1]
+                    if np.isfinite(last).any():
+                        bar.set_postfix({shown: f"{np.nanmean(last):.4g}"})
             if on_chunk is not None:
                 on_chunk(done, state, _concat(chunks))
     finally:
         if bar is not None:
             bar.close()
     return TrainOutput(state, _concat(chunks))
+
+
+def _progress_metric(metrics: dict[str, np.ndarray]) -> str | None:
+    """The metric to show on the progress bar: a return if there is one."""
+    for name in ("eval_return", "return", "reward"):
+        if name in metrics:
+            return name
+    return next(iter(metrics), None)
 
 
 def _concat(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
