@@ -29,7 +29,7 @@ class RandomWalkParams(environment.EnvParams):
     n: int = struct.field(pytree_node=False, default=5)
     left_reward: float = 0.0
     right_reward: float = 1.0
-    max_steps_in_episode: int = 10_000
+    max_steps_in_episode: int = 1000
 
 
 def validate_params(p: RandomWalkParams) -> None:

@@ -247,7 +247,7 @@ def _x_axis(spec: Any, config: Any, metrics: dict) -> tuple[str, Any]:
 
     if "env_steps" in metrics:
         steps = np.asarray(metrics["env_steps"])
-        return "env_steps", steps.reshape(-1, steps.shape[-1])[0]
+        return "step", steps.reshape(-1, steps.shape[-1])[0]
     if spec.env_kind == "bandit":
         return "step", None
     if spec.env_kind == "tabular" and not getattr(config, "num_steps", 0):

@@ -34,6 +34,7 @@ def register(spec: AlgoSpec) -> AlgoSpec:
 
 def _load_builtin() -> None:
     # Importing the modules registers their algorithms.
+    import jaxrl.agents  # noqa: F401
     import jaxrl.tabular  # noqa: F401
 
 

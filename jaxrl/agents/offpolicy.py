@@ -1,0 +1,541 @@
+"""The loop every off-policy agent (DQN, SAC, SAC-discrete) shares.
+
+One Trainer iteration is one act-then-learn cycle (Mnih et al., 2015,
+algorithm 1; Haarnoja et al., 2018, algorithm 1):
+
+1. **Act**: step ``num_envs`` environments ``train_freq`` times with the
+   agent's behaviour policy (a ``lax.scan``), and add the
+   ``num_envs * train_freq`` transitions to a uniform replay buffer
+   (:mod:`jaxrl.buffers.replay`).
+2. **Learn**: once ``env_steps >= learning_starts`` (and the buffer holds a
+   batch), take ``gradient_steps`` gradient steps on minibatches of
+   ``batch_size`` replayed transitions (another ``lax.scan``); after every
+   ``target_update_every``-th gradient step move the target networks towards
+   the online ones by Polyak averaging,
+
+   ``theta' <- tau * theta + (1 - tau) * theta'``,
+
+   a hard copy when ``tau = 1`` (DQN, Mnih et al., 2015) and a slow average
+   for small ``tau`` (Lillicrap et al., 2016; SAC uses ``tau = 0.005``).
+3. **Evaluate** every ``eval_every`` iterations: the greedy/deterministic
+   policy on ``eval_episodes`` fresh episodes
+   (:func:`jaxrl.agents.common.evaluate`).
+
+A transition stores ``terminated`` (not ``terminated | truncated``) as its
+discount mask and the observation the step actually reached
+(``VecStep.final_obs``) as its next observation, so an episode cut by a time
+limit bootstraps, ``y = r + gamma * V(s')``, and only a true termination
+stops it, ``y = r``.
+
+An agent plugs in through :class:`Agent`: how it initialises its
+:class:`Learner` (parameters, target parameters, optimiser states), how it
+acts, how it evaluates and one gradient step. The loop is everything else:
+the agent modules hold only their losses and defaults.
+
+Gating (learning before ``learning_starts``, evaluation off the
+``eval_every`` grid) uses :func:`lazy_cond`, which behaves like ``lax.cond``
+and, unlike it, stays lazy under ``jax.vmap`` over seeds: ``vmap`` turns a
+``lax.cond`` with a batched predicate into a ``select`` that runs both
+branches, i.e. a full evaluation every iteration.
+"""
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+from gymnax.environments import spaces
+
+from envs.vector import VecEnv
+from jaxrl.agents import common
+from jaxrl.buffers import replay
+from jaxrl.types import Trainer
+
+__all__ = [
+    "Agent",
+    "Learner",
+    "OffPolicyConfig",
+    "OffPolicyState",
+    "Transition",
+    "action_space_error",
+    "adam",
+    "apply_gradients",
+    "describe_space",
+    "flatten_obs",
+    "lazy_cond",
+    "make_trainer",
+    "polyak_update",
+]
+
+
+# --- Configuration ------------------------------------------------------------
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int | np.integer) and not isinstance(x, bool)
+
+
+@dataclasses.dataclass(frozen=True)
+class OffPolicyConfig:
+    """Static, shape-setting settings of the shared off-policy loop.
+
+    Agents subclass it to change the defaults and add their own fields.
+
+    Attributes:
+        num_envs: environments stepped in parallel.
+        total_timesteps: environment steps in a run (all envs together); the
+            run has ``total_timesteps // (num_envs * train_freq)`` iterations.
+        buffer_size: replay capacity in transitions, ``>= batch_size`` and
+            ``>= num_envs * train_freq`` (one iteration's transitions).
+        batch_size: transitions per gradient step.
+        learning_starts: environment steps before the first gradient step
+            (``<=`` the run's total steps).
+        train_freq: steps per environment between learning phases.
+        gradient_steps: gradient steps per learning phase.
+        target_update_every: gradient steps between target-network updates
+            (each a Polyak step with ``hparams.tau``).
+        hidden_sizes: widths of the hidden layers of every network.
+        eval_every: iterations between greedy evaluations (0: never).
+        eval_episodes: episodes per evaluation, run in parallel.
+    """
+
+    num_envs: int = 1
+    total_timesteps: int = 100_000
+    buffer_size: int = 100_000
+    batch_size: int = 256
+    learning_starts: int = 1_000
+    train_freq: int = 1
+    gradient_steps: int = 1
+    target_update_every: int = 1
+    hidden_sizes: Sequence[int] = (256, 256)
+    eval_every: int = 100
+    eval_episodes: int = 10
+
+    def __post_init__(self):
+        if isinstance(self.hidden_sizes, list | tuple):
+            object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        positive = (
+            "num_envs",
+            "total_timesteps",
+            "buffer_size",
+            "batch_size",
+            "train_freq",
+            "gradient_steps",
+            "target_update_every",
+            "eval_episodes",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ValueError(f"{name}={value!r} must be an integer >= 1")
+        for name in ("learning_starts", "eval_every"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 0:
+                raise ValueError(f"{name}={value!r} must be an integer >= 0")
+        if not isinstance(self.hidden_sizes, tuple) or not all(
+            _is_int(h) and h >= 1 for h in self.hidden_sizes
+        ):
+            raise ValueError(
+                f"hidden_sizes={self.hidden_sizes!r} must be a sequence of "
+                "integers >= 1, e.g. (64, 64)"
+            )
+        per_iteration = self.steps_per_iteration
+        if self.total_timesteps < per_iteration:
+            raise ValueError(
+                f"total_timesteps={self.total_timesteps} is less than one "
+                f"iteration, num_envs * train_freq = {self.num_envs} * "
+                f"{self.train_freq} = {per_iteration}"
+            )
+        if self.batch_size > self.buffer_size:
+            raise ValueError(
+                f"batch_size={self.batch_size} is larger than "
+                f"buffer_size={self.buffer_size}; it must be <= buffer_size"
+            )
+        if per_iteration > self.buffer_size:
+            raise ValueError(
+                f"buffer_size={self.buffer_size} cannot hold one iteration's "
+                f"num_envs * train_freq = {per_iteration} transitions"
+            )
+        total = self.num_iterations * per_iteration
+        if self.learning_starts > total:
+            raise ValueError(
+                f"learning_starts={self.learning_starts} is more than the "
+                f"{total} environment steps of the run (total_timesteps="
+                f"{self.total_timesteps} rounded down to a multiple of num_envs "
+                f"* train_freq = {per_iteration}): it would never learn"
+            )
+
+    @property
+    def steps_per_iteration(self) -> int:
+        """Environment steps per iteration, ``num_envs * train_freq``."""
+        return self.num_envs * self.train_freq
+
+    @property
+    def num_iterations(self) -> int:
+        """``total_timesteps // (num_envs * train_freq)``."""
+        return self.total_timesteps // self.steps_per_iteration
+
+
+# --- Records and states -------------------------------------------------------
+
+
+class Transition(NamedTuple):
+    """One replayed transition ``(s_{t-1}, a_{t-1}, r_t, terminated_t, s_t)``.
+
+    Leaves have no batch axis in the buffer's example and ``[B]`` (or
+    ``[T, B]``) leading axes in batches.
+
+    Attributes:
+        obs: ``s_{t-1}``, the observation acted on.
+        action: ``a_{t-1}`` as the agent produced it (for SAC: in ``[-1, 1]``,
+            before scaling to the Box bounds).
+        reward: ``r_t``, float32.
+        terminated: ``terminated_t``, bool: the discount mask; truncation is
+            not stored, so a truncated step bootstraps from ``next_obs``.
+        next_obs: ``s_t``, the observation the step reached
+            (``VecStep.final_obs``), not the reset observation.
+    """
+
+    obs: Any
+    action: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    next_obs: Any
+
+
+@struct.dataclass
+class Learner:
+    """What an agent learns.
+
+    Attributes:
+        params: online parameters by name, e.g. ``{"q": ...}`` or
+            ``{"actor": ..., "critic": ..., "log_alpha": ...}``.
+        target_params: slow copies of some of them, under the same names,
+            e.g. ``{"q": ...}`` or ``{"critic": ...}``; the loop updates them.
+        opt_state: optimiser states by name.
+    """
+
+    params: dict[str, Any]
+    target_params: dict[str, Any]
+    opt_state: dict[str, Any]
+
+
+@struct.dataclass
+class OffPolicyState:
+    """The state of an off-policy run.
+
+    Attributes:
+        learner: the agent's :class:`Learner`.
+        buffer: the replay buffer of :class:`Transition`.
+        obs: the observations to act on next, ``[num_envs, ...]``.
+        env_state: the environments' states, ``[num_envs, ...]``.
+        stats: returns of the episodes in progress.
+        key: PRNG key for the next iteration.
+        env_steps: environment steps so far (all envs), int32.
+        num_updates: gradient steps so far, int32.
+        iteration: iterations so far, int32.
+        hparams: the run's hyperparameters (traced).
+    """
+
+    learner: Learner
+    buffer: replay.BufferState
+    obs: Any
+    env_state: Any
+    stats: common.EpisodeStats
+    key: jax.Array
+    env_steps: jax.Array
+    num_updates: jax.Array
+    iteration: jax.Array
+    hparams: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Agent:
+    """The pieces that make the shared loop a particular algorithm.
+
+    Attributes:
+        init: ``(key, hparams) -> Learner``.
+        act: the behaviour policy ``(key, learner, hparams, obs [B, ...],
+            env_steps) -> actions [B, ...]`` (``env_steps`` drives schedules
+            and random warm-up); the actions are stored in the buffer.
+        act_eval: the greedy/deterministic policy ``(key, learner, obs [B,
+            ...]) -> actions [B, ...]``, in the same form as ``act``'s.
+        learn: one gradient step ``(key, learner, hparams, batch) ->
+            (learner, metrics)`` on a :class:`Transition` batch ``[B, ...]``;
+            metrics are float scalars (NaN before learning starts). The
+            loop updates the target parameters afterwards.
+        example_action: one action as ``act`` returns it, without the batch
+            axis (sets the buffer's action shape and dtype).
+        to_env: maps actions from ``act``/``act_eval`` to what the env takes
+            (e.g. ``[-1, 1]`` to the Box bounds); identity by default.
+        schedules: ``(hparams, env_steps) -> {name: scalar}``, metrics
+            reported every iteration (e.g. the exploration epsilon).
+    """
+
+    init: Callable[[jax.Array, Any], Learner]
+    act: Callable[..., jax.Array]
+    act_eval: Callable[[jax.Array, Learner, Any], jax.Array]
+    learn: Callable[..., tuple[Learner, dict[str, jax.Array]]]
+    example_action: jax.Array
+    to_env: Callable[[jax.Array], jax.Array] = lambda action: action
+    schedules: Callable[[Any, jax.Array], dict[str, jax.Array]] | None = None
+
+
+# --- Helpers for agents -------------------------------------------------------
+
+
+def adam(lr: jax.typing.ArrayLike, max_grad_norm: float | None = None):
+    """Adam (Kingma & Ba, 2015) with a traced learning rate.
+
+    ``optax.inject_hyperparams`` stores ``lr`` in the optimiser state, so the
+    learning rate is an array (it can come from a vmapped ``HParams``) and
+    the state's value is the one used by ``update``. ``max_grad_norm`` (static)
+    clips the global gradient norm first.
+    """
+    opt = optax.inject_hyperparams(optax.adam)(learning_rate=lr)
+    if max_grad_norm is not None:
+        opt = optax.chain(optax.clip_by_global_norm(max_grad_norm), opt)
+    return opt
+
+
+def apply_gradients(
+    opt: optax.GradientTransformation, grads: Any, opt_state: Any, params: Any
+) -> tuple[Any, Any]:
+    """One optimiser step; returns ``(params, opt_state)``."""
+    updates, opt_state = opt.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def polyak_update(online: Any, target: Any, tau: jax.typing.ArrayLike) -> Any:
+    """``tau * online + (1 - tau) * target``, leafwise (``tau = 1``: a copy)."""
+    return jax.tree.map(lambda o, t: tau * o + (1.0 - tau) * t, online, target)
+
+
+def flatten_obs(obs: jax.Array, obs_shape: Sequence[int]) -> jax.Array:
+    """``[..., *obs_shape] -> [..., prod(obs_shape)]`` for an MLP torso."""
+    obs = jnp.asarray(obs)
+    batch = obs.shape[: obs.ndim - len(obs_shape)]
+    return obs.reshape(batch + (math.prod(obs_shape),)).astype(jnp.float32)
+
+
+def describe_space(space: Any) -> str:
+    """``Discrete(2)`` or ``Box(low=-2.0, high=2.0, shape=(1,))``."""
+    if isinstance(space, spaces.Discrete):
+        return f"Discrete({space.n})"
+    if isinstance(space, spaces.Box):
+        low, high = np.asarray(space.low), np.asarray(space.high)
+        low = low.item() if low.size == 1 else low.tolist()
+        high = high.item() if high.size == 1 else high.tolist()
+        return f"Box(low={low}, high={high}, shape={tuple(space.shape)})"
+    return type(space).__name__
+
+
+def action_space_error(algo: str, want: str, env: Any, space: Any, use: str) -> str:
+    """``"sac needs a Box action space; CartPole-v1 has Discrete(2): use
+    sac_discrete"``: the message for an agent given the wrong action space."""
+    name = getattr(env, "name", type(env).__name__)
+    return (
+        f"{algo} needs a {want} action space; {name} has {describe_space(space)}: "
+        f"use {use}"
+    )
+
+
+def lazy_cond(
+    pred: jax.Array,
+    true_fn: Callable[..., Any],
+    false_fn: Callable[..., Any],
+    *operands: Any,
+) -> Any:
+    """``lax.cond(pred, true_fn, false_fn, *operands)`` that stays lazy under vmap.
+
+    Under ``jax.vmap`` a ``lax.cond`` whose predicate is batched becomes a
+    ``select`` that evaluates both branches for every element. Written as a
+    ``lax.while_loop`` of at most one trip, ``true_fn`` runs only when the
+    predicate holds for at least one element (a batched ``while_loop`` runs
+    while any element's condition holds) and each element keeps its own
+    branch's result. The off-policy loop's predicates (learning has started,
+    an evaluation iteration) are the same for every seed, so a vmapped run
+    skips the work exactly as an unbatched one does. ``false_fn`` is always
+    evaluated: keep it cheap. Not reverse-mode differentiable.
+
+    Both branches must return the same structure, shapes and dtypes.
+    """
+
+    def body(carry):
+        _, _ = carry
+        return jnp.zeros((), bool), true_fn(*operands)
+
+    init = (jnp.asarray(pred, bool), false_fn(*operands))
+    _, out = jax.lax.while_loop(lambda carry: carry[0], body, init)
+    return out
+
+
+def _nan_like(tree: Any) -> Any:
+    return jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), tree)
+
+
+# --- The loop -----------------------------------------------------------------
+
+
+def make_trainer(
+    config: OffPolicyConfig, env: Any, env_params: Any, agent: Agent
+) -> Trainer:
+    """The shared act-then-learn loop as a :class:`~jaxrl.types.Trainer`.
+
+    Args:
+        config: the static settings (an :class:`OffPolicyConfig`).
+        env, env_params: a gymnax environment (auto-resetting, six-value step).
+        agent: the algorithm's pieces.
+
+    Returns:
+        A Trainer whose state is an :class:`OffPolicyState` and whose metrics,
+        each ``[num_iterations]``, are ``env_steps`` (cumulative), ``return``
+        (mean return of the episodes that ended during the iteration, NaN if
+        none), ``eval_return`` (NaN except every ``eval_every``-th iteration),
+        the agent's ``schedules`` and its ``learn`` metrics (averaged over the
+        iteration's gradient steps, NaN before learning starts).
+    """
+    vec = VecEnv(env, env_params, config.num_envs)
+    num_envs, train_freq = config.num_envs, config.train_freq
+    batch_size, gradient_steps = config.batch_size, config.gradient_steps
+    target_every, eval_every = config.target_update_every, config.eval_every
+
+    def init(key: jax.Array, hparams: Any) -> OffPolicyState:
+        key, learner_key, reset_key = jax.random.split(key, 3)
+        learner = agent.init(learner_key, hparams)
+        obs, env_state = vec.reset(reset_key)
+        example_obs = jax.tree.map(lambda x: x[0], obs)
+        example = Transition(
+            obs=example_obs,
+            action=jnp.asarray(agent.example_action),
+            reward=jnp.zeros((), jnp.float32),
+            terminated=jnp.zeros((), bool),
+            next_obs=example_obs,
+        )
+        return OffPolicyState(
+            learner=learner,
+            buffer=replay.init(example, config.buffer_size),
+            obs=obs,
+            env_state=env_state,
+            stats=common.EpisodeStats.zeros(num_envs),
+            key=key,
+            env_steps=jnp.zeros((), jnp.int32),
+            num_updates=jnp.zeros((), jnp.int32),
+            iteration=jnp.zeros((), jnp.int32),
+            hparams=hparams,
+        )
+
+    def rollout(key, state: OffPolicyState):
+        """``train_freq`` steps of every env; transitions ``[T * N, ...]``."""
+        learner, hp = state.learner, state.hparams
+
+        def step_fn(carry, step_key):
+            obs, env_state, stats, env_steps = carry
+            act_key, env_key = jax.random.split(step_key)
+            action = agent.act(act_key, learner, hp, obs, env_steps)
+            step = vec.step(env_key, env_state, agent.to_env(action))
+            stats, finished, count = stats.track(step)
+            transition = Transition(
+                obs=obs,
+                action=action,
+                reward=step.reward,
+                terminated=step.terminated,
+                next_obs=step.final_obs,
+            )
+            carry = (step.obs, step.state, stats, env_steps + num_envs)
+            return carry, (transition, finished, count)
+
+        carry = (state.obs, state.env_state, state.stats, state.env_steps)
+        carry, (transitions, finished, count) = jax.lax.scan(
+            step_fn, carry, jax.random.split(key, train_freq)
+        )
+        obs, env_state, stats, env_steps = carry
+        flat = jax.tree.map(
+            lambda x: x.reshape((train_freq * num_envs,) + x.shape[2:]), transitions
+        )
+        ret = common.mean_or_nan(finished.sum(), count.sum())
+        state = state.replace(
+            obs=obs,
+            env_state=env_state,
+            stats=stats,
+            env_steps=env_steps,
+            buffer=replay.add(state.buffer, flat),
+        )
+        return state, ret
+
+    def learn_phase(key, state: OffPolicyState):
+        """``gradient_steps`` gradient and target updates, metrics averaged."""
+        hp, buffer = state.hparams, state.buffer
+
+        def grad_step(carry, step_key):
+            learner, num_updates = carry
+            sample_key, update_key = jax.random.split(step_key)
+            batch = replay.sample(sample_key, buffer, batch_size)
+            learner, metrics = agent.learn(update_key, learner, hp, batch)
+            num_updates = num_updates + 1
+            tau = jnp.where(num_updates % target_every == 0, hp.tau, 0.0)
+            target = {
+                name: polyak_update(learner.params[name], old, tau)
+                for name, old in learner.target_params.items()
+            }
+            return (learner.replace(target_params=target), num_updates), metrics
+
+        def run(learner, num_updates):
+            (learner, num_updates), metrics = jax.lax.scan(
+                grad_step,
+                (learner, num_updates),
+                jax.random.split(key, gradient_steps),
+            )
+            return learner, num_updates, jax.tree.map(jnp.mean, metrics)
+
+        def skip(learner, num_updates):
+            def one_step():
+                batch = replay.sample(key, buffer, batch_size)
+                return agent.learn(key, learner, hp, batch)[1]
+
+            return learner, num_updates, _nan_like(jax.eval_shape(one_step))
+
+        ready = (state.env_steps >= config.learning_starts) & replay.can_sample(
+            buffer, batch_size
+        )
+        learner, num_updates, metrics = lazy_cond(
+            ready, run, skip, state.learner, state.num_updates
+        )
+        return state.replace(learner=learner, num_updates=num_updates), metrics
+
+    def evaluate(key, state: OffPolicyState) -> jax.Array:
+        if eval_every == 0:
+            return jnp.full((), jnp.nan, jnp.float32)
+        learner = state.learner
+
+        def act(act_key, obs):
+            return agent.to_env(agent.act_eval(act_key, learner, obs))
+
+        def run():
+            ret = common.evaluate(key, act, env, env_params, config.eval_episodes)
+            return ret.astype(jnp.float32)
+
+        due = state.iteration % eval_every == 0
+        return lazy_cond(due, run, lambda: jnp.full((), jnp.nan, jnp.float32))
+
+    def update(state: OffPolicyState) -> tuple[OffPolicyState, dict[str, jax.Array]]:
+        key, rollout_key, learn_key, eval_key = jax.random.split(state.key, 4)
+        state, ret = rollout(rollout_key, state)
+        state, learn_metrics = learn_phase(learn_key, state)
+        state = state.replace(key=key, iteration=state.iteration + 1)
+        metrics = {
+            "return": ret.astype(jnp.float32),
+            "eval_return": evaluate(eval_key, state),
+            "env_steps": state.env_steps,
+        }
+        if agent.schedules is not None:
+            metrics.update(agent.schedules(state.hparams, state.env_steps))
+        metrics.update(learn_metrics)
+        return state, metrics
+
+    return Trainer(init=init, update=update, num_iterations=config.num_iterations)
