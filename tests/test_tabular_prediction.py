@@ -192,7 +192,12 @@ def test_batch_mc_converges_to_sample_averages_and_batch_td_beats_it():
     td_rms = float(batch_td.metrics["rms_error"][:, -20:].mean())
     mc_rms = float(batch_mc.metrics["rms_error"][:, -20:].mean())
     assert td_rms < mc_rms
-    assert (batch_td.metrics["sweeps"] > 0).all()
+    # Every run sweeps after its first episode and always converges; a later
+    # episode can leave the certainty-equivalence fixed point where it was
+    # (the same transitions again), and then no sweep is needed.
+    sweeps = np.asarray(batch_td.metrics["sweeps"])
+    assert (sweeps[:, 0] > 0).all()
+    assert (sweeps < prediction.PredictionConfig().batch_max_sweeps).all()
 
 
 def test_same_seed_same_bits_permutation_and_no_recompile():
