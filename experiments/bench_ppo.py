@@ -1,0 +1,153 @@
+"""PPO on CartPole-v1 at PureJaxRL's default configuration: compile time, run
+time, env steps per second at 1, 8 and 64 seeds, and the fraction of seeds
+that solve the task (mean training return over the last 10 updates >= 475).
+
+Configuration (PureJaxRL's ``ppo.py`` defaults): 4 envs x 128 steps, 5e5 env
+steps, 4 epochs x 4 minibatches, lr 2.5e-4 linearly annealed, gamma 0.99, GAE
+lambda 0.95, clip 0.2, entropy 0.01, value 0.5, grad norm 0.5, tanh 64x64
+actor and critic. Our greedy evaluation is switched off so both sides do the
+same work.
+
+With ``--purejaxrl DIR`` (a checkout's ``purejaxrl/`` folder holding ``ppo.py``
+and ``wrappers.py``; it needs ``distrax``) the same table is measured for
+PureJaxRL's ``make_train`` in the same process, one after the other (its
+``wrappers.py`` imports brax and navix for wrappers not used here: empty
+stand-ins are put in their place), on
+gymnax 1.0 through a shim that folds the six-value ``step`` back into the
+five values it expects (``done = terminated or truncated``), with its debug
+printing off.
+
+    python experiments/bench_ppo.py [--seeds 1,8,64] [--purejaxrl PATH]
+"""
+
+import argparse
+import importlib
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl import parallel
+from jaxrl.agents import ppo
+
+SOLVED = 475.0
+
+
+def ours(num_seeds: int):
+    env, params = __import__("envs").make("CartPole-v1")
+    trainer = ppo.make_train(ppo.Config(eval_every=0), env, params)
+    fn = jax.jit(jax.vmap(trainer, in_axes=(0, None)))
+    keys = parallel.seed_keys(0, num_seeds)
+    args = (keys, ppo.HParams())
+
+    def solved(out):
+        final = np.nanmean(np.asarray(out.metrics["return"])[:, -10:], axis=1)
+        return final >= SOLVED
+
+    return fn, args, solved, ppo.Config().total_timesteps
+
+
+class _FiveValueStep:
+    """gymnax 1.0 env whose ``step`` returns PureJaxRL's five values."""
+
+    def __init__(self, env):
+        self._env = env
+
+    def __getattr__(self, name):
+        return getattr(self._env, name)
+
+    def step(self, key, state, action, params=None):
+        obs, state, reward, terminated, truncated, info = self._env.step(
+            key, state, action, params
+        )
+        return obs, state, reward, jnp.logical_or(terminated, truncated), info
+
+
+def _stub_unused_imports() -> None:
+    """PureJaxRL's wrappers.py imports brax and navix at module level for
+    wrappers this benchmark does not use; empty stand-ins let it import."""
+    import types
+
+    for name in ("brax", "brax.envs", "brax.envs.wrappers", "navix"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    training = types.ModuleType("brax.envs.wrappers.training")
+    training.EpisodeWrapper = training.AutoResetWrapper = object
+    sys.modules.setdefault("brax.envs.wrappers.training", training)
+    sys.modules["brax"].envs = sys.modules["brax.envs"]
+
+
+def purejaxrl(path: str):
+    import gymnax
+
+    _stub_unused_imports()
+    sys.path.insert(0, str(Path(path).resolve()))
+    make = gymnax.make
+    gymnax.make = lambda name, **kw: (lambda e: (_FiveValueStep(e[0]), e[1]))(
+        make(name, **kw)
+    )
+    module = importlib.import_module("ppo")
+    source = Path(module.__file__).read_text()
+    # Their default config is the dict in the __main__ block.
+    config = eval(  # noqa: S307 - the benchmark's own input, read from a file
+        source.split("config = ", 1)[1].split("\n    }", 1)[0] + "\n    }"
+    )
+
+    config["DEBUG"] = False  # its per-episode printing would slow it down
+
+    def build(num_seeds: int):
+        train = module.make_train(config)
+        fn = jax.jit(jax.vmap(train))
+        keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
+
+        def solved(out):
+            ret = np.asarray(out["metrics"]["returned_episode_returns"])
+            final = ret[:, -10:].mean(axis=(1, 2, 3))
+            return final >= SOLVED
+
+        return fn, (keys,), solved, int(config["TOTAL_TIMESTEPS"])
+
+    return build
+
+
+def measure(name, build, seeds):
+    for n in seeds:
+        fn, args, solved, steps = build(n)
+        t0 = time.perf_counter()
+        compiled = fn.lower(*args).compile()
+        compile_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(compiled(*args))
+        run_s = time.perf_counter() - t0
+        ok = solved(out)
+        print(
+            f"{name:<10} {n:>6} {compile_s:>10.1f} {run_s:>8.1f} "
+            f"{n * steps / run_s:>14,.0f} {ok.mean():>8.0%}",
+            flush=True,
+        )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--seeds", default="1,8,64")
+    p.add_argument(
+        "--purejaxrl",
+        default=None,
+        help="path to PureJaxRL's purejaxrl/ folder (optional)",
+    )
+    args = p.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print(f"PPO CartPole-v1, 5e5 steps per seed, on {jax.default_backend()}")
+    print(
+        f"{'':<10} {'seeds':>6} {'compile s':>10} {'run s':>8} "
+        f"{'env steps/s':>14} {'solved':>8}"
+    )
+    measure("jaxrl", ours, seeds)
+    if args.purejaxrl:
+        measure("PureJaxRL", purejaxrl(args.purejaxrl), seeds)
+
+
+if __name__ == "__main__":
+    main()
