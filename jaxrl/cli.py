@@ -5,6 +5,12 @@
 compiled call and writes a run folder; ``jaxrl list`` shows the algorithms,
 the environments and each one's settings. Plain ``jaxrl train`` runs
 Q-learning on the chapter's gridworld over 1,000 seeds.
+
+The run executes in compiled chunks (``--chunks``) and saves a checkpoint in
+``DIR/checkpoints/`` after each one (``--no-checkpoint`` turns this off); its
+settings are written to ``DIR/run_args.json`` before training starts, so
+``jaxrl train --resume DIR`` continues a killed run and ends with the run
+folder, bit for bit, that an uninterrupted run writes.
 """
 
 import argparse
@@ -18,6 +24,11 @@ from typing import Any
 
 DEFAULT_ALGO = "q_learning"
 DEFAULT_SEEDS = 1000
+RUN_ARGS = "run_args.json"
+CHECKPOINTS = "checkpoints"
+# The arguments that define a run: stored in RUN_ARGS, reused by --resume.
+_RUN_KEYS = ("algo", "env", "seeds", "seed", "set", "sweep", "chunks")
+_FLAGS = {"algo": "ALGO", **{k: f"--{k}" for k in _RUN_KEYS if k != "algo"}}
 
 
 class UsageError(ValueError):
@@ -160,12 +171,75 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def _train_defaults() -> dict[str, Any]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {k: sub.choices["train"].get_default(k) for k in _RUN_KEYS}
+
+
+def _resume_args(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with the run-defining settings read from ``--resume DIR``."""
+    folder = Path(args.resume)
+    path = folder / RUN_ARGS
+    if not path.is_file():
+        raise UsageError(
+            f"--resume {folder}: no {RUN_ARGS} there, so it is not a run folder "
+            "written by `jaxrl train`"
+        )
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise UsageError(f"--resume {folder}: cannot read {path}: {e}") from None
+    missing = [k for k in _RUN_KEYS if k not in stored]
+    if missing:
+        raise UsageError(f"--resume {folder}: {path} lacks {', '.join(missing)}")
+    if getattr(args, "no_checkpoint", False):
+        raise UsageError("--resume continues from checkpoints; drop --no-checkpoint")
+    if args.out is not None and Path(args.out) != folder:
+        raise UsageError(f"--resume {folder} writes into {folder}; drop --out")
+    defaults = _train_defaults()
+    for key in _RUN_KEYS:
+        given = getattr(args, key)
+        if given != defaults[key] and given != stored[key]:
+            raise UsageError(
+                f"--resume {folder} takes the run's settings from {path}; "
+                f"{_FLAGS[key]} {given!r} differs from the run's {stored[key]!r}: "
+                "drop it"
+            )
+    return argparse.Namespace(
+        **{**vars(args), **{k: stored[k] for k in _RUN_KEYS}, "out": str(folder)}
+    )
+
+
+def _write_run_args(out: Path, args: argparse.Namespace, env_name: str) -> None:
+    """Store the run-defining arguments in ``out/run_args.json`` (atomically)."""
+    import shlex
+
+    record = {k: getattr(args, k) for k in _RUN_KEYS}
+    record["env"] = env_name
+    argv = [record["algo"], "--env", env_name, "--seeds", str(record["seeds"])]
+    argv += ["--seed", str(record["seed"]), "--chunks", str(record["chunks"])]
+    for item in record["set"]:
+        argv += ["--set", item]
+    for item in record["sweep"]:
+        argv += ["--sweep", item]
+    record["command"] = shlex.join(["jaxrl", "train", *argv, "--out", str(out)])
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{RUN_ARGS}.tmp"
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.replace(out / RUN_ARGS)
+
+
 def train(args: argparse.Namespace) -> Path:
     import jax
 
     from jaxrl import parallel
+    from jaxrl.checkpoint import FingerprintMismatchError, latest_step
     from jaxrl.results import write_run
 
+    resuming = getattr(args, "resume", None) is not None
+    if resuming:
+        args = _resume_args(args)
     r = resolve(
         args.algo,
         args.env,
@@ -199,6 +273,14 @@ def train(args: argparse.Namespace) -> Path:
         or Path("runs")
         / f"{spec.name}-{r['env_name']}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
+    checkpoints = None if getattr(args, "no_checkpoint", False) else out / CHECKPOINTS
+    done = latest_step(checkpoints) if checkpoints is not None else None
+    if done is not None and not resuming:
+        raise UsageError(
+            f"{out} already holds checkpoints of a run; continue it with "
+            f"`jaxrl train --resume {out}`, or choose another --out (or delete "
+            f"{checkpoints} to start over)"
+        )
     trainer = spec.make_train(config, r["env"], r["env_params"])
     print(
         f"{spec.name} on {r['env_name']}: {args.seeds} seeds"
@@ -206,17 +288,46 @@ def train(args: argparse.Namespace) -> Path:
         + f", {trainer.num_iterations} iterations, on {jax.default_backend()}",
         file=sys.stderr,
     )
+    if resuming:
+        print(
+            f"resuming {out} after {done} of {trainer.num_iterations} iterations"
+            if done is not None
+            else f"no checkpoint in {checkpoints} yet: starting from the beginning",
+            file=sys.stderr,
+        )
+    else:
+        _write_run_args(out, args, r["env_name"])
+    fingerprint = {
+        "algorithm": spec.name,
+        "env": r["env_name"],
+        "config": _jsonable(config),
+        "hparams": _jsonable(hparams),
+        "sweep": r["sweep"],
+        "env_params": _jsonable(r["env_params"]),
+    }
     t0 = time.perf_counter()
-    output = parallel.run(
-        trainer,
-        run_hparams,
-        seed=args.seed,
-        num_seeds=args.seeds,
-        sweep=bool(labels),
-        num_chunks=args.chunks,
-        progress=not args.quiet,
-        desc=spec.name,
-    )
+    try:
+        output = parallel.run(
+            trainer,
+            run_hparams,
+            seed=args.seed,
+            num_seeds=args.seeds,
+            sweep=bool(labels),
+            num_chunks=args.chunks,
+            progress=not args.quiet,
+            desc=spec.name,
+            checkpoint_dir=checkpoints,
+            fingerprint=fingerprint,
+        )
+    except FingerprintMismatchError as e:
+        raise UsageError(str(e)) from None
+    except KeyboardInterrupt:
+        if checkpoints is not None and latest_step(checkpoints) is not None:
+            print(
+                f"\ninterrupted; continue with `jaxrl train --resume {out}`",
+                file=sys.stderr,
+            )
+        raise
     seconds = time.perf_counter() - t0
     resolved = {
         "algorithm": spec.name,
@@ -367,6 +478,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="compiled chunks (progress is shown between them)",
     )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help=f"continue the run in DIR from its latest checkpoint, with the "
+        f"settings stored in DIR/{RUN_ARGS}",
+    )
+    t.add_argument(
+        "--no-checkpoint",
+        action="store_true",
+        help=f"save no checkpoints in OUT/{CHECKPOINTS}/ between chunks "
+        "(the run cannot be resumed)",
+    )
     t.set_defaults(func=train)
     ls = sub.add_parser("list", help="list algorithms and environments")
     ls.add_argument("-v", "--verbose", action="store_true")

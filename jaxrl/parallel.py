@@ -9,9 +9,15 @@ where there are several devices the seed axis is sharded across them.
 Seed ``i`` of a run started from ``seed`` uses ``fold_in(key(seed), i)``, so it
 gets the same bits whatever ``num_seeds`` is, and every setting of a sweep sees
 the same seeds (common random numbers, a paired comparison).
+
+With ``checkpoint_dir`` the state and the metrics so far are saved (orbax,
+see :mod:`jaxrl.checkpoint`) after every chunk, and a run started again with
+the same folder and settings continues from its latest checkpoint: it reuses
+the same compiled chunk, so it ends bit-identical to an uninterrupted run.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -91,6 +97,8 @@ def run(
     progress: bool = True,
     desc: str = "train",
     on_chunk: Callable[[int, Any, dict[str, np.ndarray]], None] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    fingerprint: Mapping[str, Any] | None = None,
 ) -> TrainOutput:
     """Run ``trainer`` over seeds (and sweep settings), in compiled chunks.
 
@@ -106,11 +114,26 @@ def run(
             whole run as a single call.
         progress: show a progress bar.
         desc: progress-bar label.
-        on_chunk: ``(iterations_done, state, metrics_so_far)`` after each chunk.
+        on_chunk: ``(iterations_done, state, metrics_so_far)`` after each chunk
+            (after its checkpoint is saved).
+        checkpoint_dir: save a checkpoint here after every chunk (keeping the
+            last two), and if it already holds one of this run, continue from
+            the latest instead of starting over. The result is bit-identical
+            to an uninterrupted run.
+        fingerprint: what identifies the run beyond what ``run`` sees
+            (algorithm, config, environment: anything JSON-able). ``run``
+            adds the seed, ``num_seeds``, ``sweep``, the iteration and chunk
+            counts, the hyperparameter values and the state's leaf shapes and
+            dtypes; a checkpoint whose fingerprint differs is refused.
 
     Returns:
         ``TrainOutput`` with state leaves ``[H, N, ...]`` (sweep) or
         ``[N, ...]`` and metrics as NumPy arrays ``[H, N, T]`` or ``[N, T]``.
+
+    Raises:
+        ValueError: a hyperparameter is out of range, or ``checkpoint_dir``
+            holds a checkpoint of a different run (the message names what
+            differs).
     """
     _validate(hparams)
     keys = _shard_seeds(seed_keys(seed, num_seeds))
@@ -119,12 +142,37 @@ def run(
     size = _chunk_size(total, num_chunks)
     state = init(keys, hparams)
     chunks: list[dict[str, np.ndarray]] = []
+    done = 0
+    ckpt = None
+    full_fingerprint: dict[str, Any] = {}
+    if checkpoint_dir is not None:
+        from jaxrl.checkpoint import Checkpointer
+
+        full_fingerprint = _fingerprint(
+            state,
+            hparams,
+            seed=seed,
+            num_seeds=num_seeds,
+            sweep=sweep,
+            num_iterations=total,
+            chunk_size=size,
+            extra=fingerprint,
+        )
+        ckpt = Checkpointer(checkpoint_dir)
+        if ckpt.latest_step() is not None:
+            try:
+                saved = ckpt.restore(state, fingerprint=full_fingerprint)
+            except BaseException:
+                ckpt.close()
+                raise
+            state, done = saved.state, saved.step
+            if saved.metrics:
+                chunks.append(saved.metrics)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, desc=desc, unit="it", leave=True)
-    done = 0
+        bar = tqdm(total=total, initial=done, desc=desc, unit="it", leave=True)
     try:
         while done < total:
             n = min(size, total - done)
@@ -138,12 +186,49 @@ def run(
                     last = chunks[-1][shown][..., -1]
                     if np.isfinite(last).any():
                         bar.set_postfix({shown: f"{np.nanmean(last):.4g}"})
-            if on_chunk is not None:
-                on_chunk(done, state, _concat(chunks))
+            if ckpt is not None or on_chunk is not None:
+                so_far = _concat(chunks)
+                if ckpt is not None:
+                    ckpt.save(done, state, so_far, full_fingerprint)
+                if on_chunk is not None:
+                    on_chunk(done, state, so_far)
     finally:
         if bar is not None:
             bar.close()
+        if ckpt is not None:
+            ckpt.close()
     return TrainOutput(state, _concat(chunks))
+
+
+def _fingerprint(
+    state: Any,
+    hparams: Any,
+    *,
+    seed: int,
+    num_seeds: int,
+    sweep: bool,
+    num_iterations: int,
+    chunk_size: int,
+    extra: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """What identifies a run for resuming: ``run``'s own arguments, the
+    hyperparameter values, the state's leaf shapes and dtypes, and the
+    caller's ``extra`` (algorithm, config, env)."""
+    leaves = jax.tree_util.tree_flatten_with_path(state)[0]
+    spec = {
+        jax.tree_util.keystr(path): f"{leaf.dtype}{list(leaf.shape)}"
+        for path, leaf in leaves
+    }
+    return {
+        "seed": int(seed),
+        "num_seeds": int(num_seeds),
+        "sweep": bool(sweep),
+        "num_iterations": int(num_iterations),
+        "chunk_size": int(chunk_size),
+        "hparams": hparams,
+        "state": spec,
+        "run": dict(extra or {}),
+    }
 
 
 def _progress_metric(metrics: dict[str, np.ndarray]) -> str | None:
