@@ -3,7 +3,10 @@
 ``make(name, **overrides) -> (env, params)`` resolves our names (``GridWorld-v0``,
 ``CliffWalking-v0``, ``WindyGridworld-v0``, ``RandomWalk-v0``, ``Bandit-v0``)
 and passes gymnax names (``CartPole-v1``, ``Breakout-MinAtar``, ...) through to
-``gymnax.make``. Keyword overrides replace fields of the default parameters,
+``gymnax.make``, and ``envpool:TASK`` (``envpool:CartPole-v1``,
+``envpool:Pendulum-v1``, ``envpool:Breakout-v5``) to an EnvPool pool behind
+:class:`envs.envpool_env.EnvPoolEnv` (needs the ``atari`` extra; envpool is
+imported only then). Keyword overrides replace fields of the default parameters,
 and impossible values (a goal inside a wall, a slip outside [0, 1]) are refused
 with a message that says what is allowed.
 """
@@ -72,14 +75,34 @@ def names() -> dict[str, list[str]]:
 
 
 def kind(name: str) -> str:
-    """``"tabular"``, ``"bandit"``, or ``"gymnax"``."""
+    """``"tabular"``, ``"bandit"``, ``"gymnax"`` or ``"envpool"``."""
     if name in _OURS:
         return _OURS[name].kind
     _check_name(name)
+    if name.startswith(_ENVPOOL_PREFIX):
+        return "envpool"
     return "gymnax"
 
 
+_ENVPOOL_PREFIX = "envpool:"
+
+
 def _check_name(name: str) -> None:
+    if name.startswith(_ENVPOOL_PREFIX):
+        from envs import envpool_env
+
+        try:
+            envpool = envpool_env.import_envpool()
+        except ImportError as e:
+            raise ValueError(f"{name}: {e}") from None
+        task = name[len(_ENVPOOL_PREFIX) :]
+        if task not in envpool.list_all_envs():
+            raise ValueError(
+                f"unknown EnvPool task {task!r} in {name!r}; e.g. "
+                "envpool:CartPole-v1, envpool:Pendulum-v1, envpool:Breakout-v5 "
+                "(envpool.list_all_envs() lists them all)"
+            )
+        return
     if name not in _OURS and name not in _gymnax_names():
         raise ValueError(
             f"unknown environment {name!r}; ours: {', '.join(sorted(_OURS))}; "
@@ -113,7 +136,7 @@ def make(name: str, **overrides: Any) -> tuple[Any, Any]:
     """Build an environment and its parameters.
 
     Args:
-        name: one of :func:`names`.
+        name: one of :func:`names`, or ``envpool:TASK``.
         **overrides: fields of the environment's params to replace, e.g.
             ``make("GridWorld-v0", slip=0.1)`` or ``make("RandomWalk-v0", n=19,
             left_reward=-1.0)``.
@@ -129,6 +152,12 @@ def make(name: str, **overrides: Any) -> tuple[Any, Any]:
         spec = _OURS[name]
         env = spec.factory(overrides)
         params = env.default_params
+    elif name.startswith(_ENVPOOL_PREFIX):
+        from envs.envpool_env import EnvPoolEnv
+
+        env = EnvPoolEnv(name[len(_ENVPOOL_PREFIX) :])
+        params = env.default_params
+        spec = None
     else:
         import gymnax
 

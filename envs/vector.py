@@ -7,7 +7,15 @@ interface) steps its pool through EnvPool's XLA interface inside ``jit``.
 
 ``step`` returns the observation to act on next (the reset observation after
 an episode ends) and, separately, ``final_obs``: the observation the step
-actually reached, which a truncated step bootstraps from.
+actually reached, which a truncated step bootstraps from, and ``valid``:
+whether the step is a real transition. Every gymnax step is; EnvPool's delayed
+auto-reset spends one step after each episode end on the reset (the action is
+ignored, the reward is 0), and the loops must learn nothing from it.
+
+:func:`make_vec` picks the batch for an environment: ``env.make_vec`` when the
+environment has one (the EnvPool adapter, :mod:`envs.envpool_env`), else a
+:class:`VecEnv`. :func:`eval_env` picks the environment a greedy evaluation
+runs on (a gymnax one, since evaluation ``vmap``s over episodes).
 """
 
 from typing import Any, NamedTuple
@@ -25,6 +33,7 @@ class VecStep(NamedTuple):
     terminated: jax.Array
     truncated: jax.Array
     final_obs: Any
+    valid: jax.Array  # bool [num_envs]; False: learn nothing from this step
 
 
 class VecEnv:
@@ -64,4 +73,28 @@ class VecEnv:
             terminated=terminated.astype(bool),
             truncated=truncated.astype(bool) & ~terminated.astype(bool),
             final_obs=info["final_observation"],
+            valid=jnp.ones(terminated.shape, bool),
         )
+
+
+def make_vec(env: Any, env_params: Any, num_envs: int) -> Any:
+    """``num_envs`` environments behind the :class:`VecEnv` interface.
+
+    Returns ``env.make_vec(num_envs, env_params)`` for an environment that
+    batches itself (EnvPool), else ``VecEnv(env, env_params, num_envs)``.
+    """
+    if hasattr(env, "make_vec"):
+        return env.make_vec(num_envs, env_params)
+    return VecEnv(env, env_params, num_envs)
+
+
+def eval_env(env: Any, env_params: Any) -> tuple[Any, Any] | None:
+    """The gymnax ``(env, params)`` a greedy evaluation of ``env`` runs on.
+
+    ``env`` itself for a gymnax environment; the adapter's ``eval_env``
+    (a gymnax twin, or ``None`` when there is none: no evaluation) for one
+    that cannot be ``vmap``ped, such as EnvPool.
+    """
+    if hasattr(env, "eval_env"):
+        return env.eval_env(env_params)
+    return env, env_params

@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -92,7 +93,8 @@ def resolve(
     except ValueError as e:
         raise UsageError(str(e)) from None
     if env_kind != spec.env_kind and not (
-        spec.env_kind in ("discrete", "continuous") and env_kind == "gymnax"
+        spec.env_kind in ("discrete", "continuous")
+        and env_kind in ("gymnax", "envpool")
     ):
         raise UsageError(
             f"{algo} needs a {spec.env_kind} environment; {env_name} is {env_kind}. "
@@ -230,6 +232,27 @@ def _write_run_args(out: Path, args: argparse.Namespace, env_name: str) -> None:
     tmp.replace(out / RUN_ARGS)
 
 
+def _check_envpool_run(args: argparse.Namespace, r: dict[str, Any]) -> None:
+    """An EnvPool run is one seed and one setting per process (its pool cannot
+    be vmapped); the pool is seeded with ``--seed``."""
+    name = r["env_name"]
+    if args.seeds != 1:
+        raise UsageError(
+            f"--seeds {args.seeds}: an EnvPool environment ({name}) runs one seed "
+            "per process (its pool cannot be vmapped over seeds); use --seeds 1 "
+            f"with a different --seed per run, or the gymnax {name[8:]} for many "
+            "seeds in one call"
+        )
+    if r["sweep"] and math.prod(len(v) for v in r["sweep"].values()) > 1:
+        raise UsageError(
+            f"--sweep: an EnvPool environment ({name}) runs one setting per "
+            "process (its pool cannot be vmapped); pass one value per key"
+        )
+    if any(k in ("seed", "env.seed") for k in _parse_assignments(args.set, "--set")):
+        raise UsageError(f"{name}: seed the pool with --seed, not --set seed=")
+    r["env_params"] = r["env_params"].replace(seed=int(args.seed))
+
+
 def train(args: argparse.Namespace) -> Path:
     import jax
 
@@ -249,6 +272,8 @@ def train(args: argparse.Namespace) -> Path:
     spec, config, hparams = r["spec"], r["config"], r["hparams"]
     if args.seeds < 1:
         raise UsageError(f"--seeds {args.seeds} must be >= 1")
+    if r["env_name"].startswith("envpool:"):
+        _check_envpool_run(args, r)
     labels = None
     run_hparams = hparams
     if r["sweep"]:

@@ -38,6 +38,19 @@ One iteration (one call of :attr:`Trainer.update`) of every agent here is
    every ``eval_every`` iterations, NaN otherwise) and the loss terms averaged
    over the iteration's gradient steps.
 
+**Invalid steps.** An environment batch may mark steps ``VecStep.valid =
+False``: EnvPool's delayed auto-reset spends the step after each episode end
+on the reset (action ignored, reward 0; :mod:`envs.envpool_env`). Such a step
+is recorded but learns nothing: its samples weigh 0 in the losses, which are
+averaged over the valid samples only (:func:`masked_loss`), advantages are
+standardised over the valid samples only (:func:`standardize`), and it counts
+neither toward an episode's return nor its length. GAE needs no change: the
+step before it ended the episode (``done``), which already cuts the recursion,
+so nothing flows from it into a valid step's advantage. With every step valid
+(gymnax, decided statically by the batch's type) the loop is the unmasked one,
+bit for bit; ``env_steps`` counts every step the batch took, delayed resets
+included.
+
 The actor and the critic are separate MLPs (as in PureJaxRL and CleanRL),
 optimised together by one optimiser. The policy head follows the action
 space: :class:`~jaxrl.nets.CategoricalHead` for ``spaces.Discrete`` and
@@ -65,7 +78,7 @@ import optax
 from flax import struct
 from gymnax.environments import spaces
 
-from envs.vector import VecEnv
+from envs.vector import VecEnv, eval_env, make_vec
 from jaxrl import nets
 from jaxrl.agents.common import EpisodeStats, evaluate, mean_or_nan
 from jaxrl.ops import (
@@ -88,6 +101,8 @@ __all__ = [
     "compute_advantages",
     "make_networks",
     "make_on_policy_train",
+    "masked_loss",
+    "standardize",
 ]
 
 ACTIVATIONS = ("tanh", "relu")
@@ -214,6 +229,8 @@ class Transition(NamedTuple):
         truncated: the episode was cut (time limit) after this step.
         final_obs: the observation the step reached, ``s'_t`` (the next
             ``obs`` unless the episode ended and auto-reset replaced it).
+        valid: False for a step to learn nothing from (EnvPool's delayed
+            reset; see the module docstring).
     """
 
     obs: jax.Array
@@ -223,6 +240,7 @@ class Transition(NamedTuple):
     terminated: jax.Array
     truncated: jax.Array
     final_obs: jax.Array
+    valid: jax.Array
 
 
 class LossInputs(NamedTuple):
@@ -507,6 +525,55 @@ def compute_advantages(
     return advantages, advantages + v_tm1
 
 
+# ---------------------------------------------------------------- masking
+
+
+def standardize(advantage: jax.Array, valid: jax.Array | None = None) -> jax.Array:
+    """``(A - mean) / (std + 1e-8)`` over the valid samples of ``[N]``.
+
+    ``mean = sum(w A) / n``, ``std**2 = sum(w (A - mean)**2) / n`` with
+    ``w = valid`` and ``n = max(sum(w), 1)``; invalid samples come out 0.
+    ``valid=None`` is the plain (all-valid) standardisation.
+    """
+    if valid is None:
+        return (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+    w = jnp.asarray(valid, jnp.float32)
+    n = jnp.maximum(w.sum(), 1.0)
+    mean = jnp.sum(w * advantage) / n
+    std = jnp.sqrt(jnp.sum(w * (advantage - mean) ** 2) / n)
+    return jnp.where(valid, (advantage - mean) / (std + 1e-8), 0.0)
+
+
+def masked_loss(
+    loss_fn: "LossFn", hparams: Any, inputs: "LossInputs", valid: jax.Array
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """An agent's minibatch-mean loss, averaged over the valid samples only.
+
+    ``loss_fn`` is the mean over samples of a per-sample loss (every agent's
+    is), so it is evaluated on each sample alone (a batch of one, under
+    ``vmap``) and the loss and each reported term ``l_i`` averaged as
+    ``sum_i w_i l_i / max(sum_i w_i, 1)``, ``w = valid``: an invalid sample
+    contributes nothing to the value or the gradient, and with every sample
+    valid this is ``loss_fn``'s mean.
+
+    Args:
+        loss_fn: ``(hparams, LossInputs) -> (loss, {name: scalar})``.
+        hparams: passed to ``loss_fn``.
+        inputs: a minibatch, leaves ``[N]``.
+        valid: bool ``[N]``.
+    """
+    per_loss, per_aux = jax.vmap(
+        lambda x: loss_fn(hparams, jax.tree.map(lambda y: y[None], x))
+    )(inputs)
+    valid = jnp.asarray(valid, bool)
+    n = jnp.maximum(valid.sum(), 1).astype(jnp.float32)
+
+    def mean(x):
+        return jnp.sum(jnp.where(valid, x, 0.0)) / n
+
+    return mean(per_loss), {k: mean(v) for k, v in per_aux.items()}
+
+
 # ---------------------------------------------------------------- the loop
 
 
@@ -553,10 +620,15 @@ def make_on_policy_train(
 
     Args:
         config: the static settings.
-        env, env_params: a gymnax environment with a ``Discrete`` or 1-D
-            ``Box`` action space.
+        env, env_params: a gymnax environment, or an adapter with
+            ``make_vec`` (EnvPool, :mod:`envs.envpool_env`), with a
+            ``Discrete`` or 1-D ``Box`` action space. Greedy evaluation runs
+            on :func:`envs.vector.eval_env` (for EnvPool the gymnax twin; none
+            without one: ``eval_return`` stays NaN).
         loss_fn: ``(hparams, LossInputs) -> (loss, {name: scalar})``, the
-            mean loss over a minibatch and the terms to report.
+            mean loss over a minibatch and the terms to report; a mean of
+            per-sample terms (so that :func:`masked_loss` can drop invalid
+            samples).
         gae_lambda: ``hparams -> lambda`` for :func:`compute_advantages`.
 
     Returns:
@@ -565,7 +637,10 @@ def make_on_policy_train(
         the terms of ``loss_fn``.
     """
     networks = make_networks(config, env, env_params)
-    vec = VecEnv(env, env_params, config.num_envs)
+    vec = make_vec(env, env_params, config.num_envs)
+    # gymnax batches have no invalid steps: keep the unmasked loop (bit-identical).
+    masked = not isinstance(vec, VecEnv)
+    evaluation = eval_env(env, env_params) if config.eval_every > 0 else None
     num_iterations = config.num_iterations
 
     def init(key: jax.Array, hparams: Any) -> OnPolicyState:
@@ -592,6 +667,10 @@ def make_on_policy_train(
             action, env_action, log_prob = networks.sample(act_key, params, obs)
             out = vec.step(step_key, env_state, env_action)
             stats, finished, count = stats.track(out)
+            if masked:  # a delayed reset is no step of the next episode
+                stats = stats.replace(
+                    length=stats.length - (~out.valid).astype(jnp.int32)
+                )
             transition = Transition(
                 obs=obs,
                 action=action,
@@ -600,6 +679,7 @@ def make_on_policy_train(
                 terminated=out.terminated,
                 truncated=out.truncated,
                 final_obs=out.final_obs,
+                valid=out.valid,
             )
             return (out.state, out.obs, stats), (transition, finished, count)
 
@@ -613,8 +693,9 @@ def make_on_policy_train(
         log_prob, entropy = networks.log_prob_entropy(params, mb["obs"], mb["action"])
         value = networks.value(params, mb["obs"])
         advantage = mb["advantage"]
+        valid = mb["valid"] if masked else None
         if config.normalize_advantages:
-            advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+            advantage = standardize(advantage, valid)
         inputs = LossInputs(
             log_prob=log_prob,
             entropy=entropy,
@@ -624,7 +705,10 @@ def make_on_policy_train(
             advantage=advantage,
             target=mb["target"],
         )
-        loss, aux = loss_fn(hp, inputs)
+        if masked:
+            loss, aux = masked_loss(loss_fn, hp, inputs, valid)
+        else:
+            loss, aux = loss_fn(hp, inputs)
         return loss, {"loss": loss, **aux}
 
     grad_fn = jax.grad(loss_of_params, has_aux=True)
@@ -681,6 +765,11 @@ def make_on_policy_train(
             "advantage": advantages,
             "target": targets,
         }
+        if masked:
+            # Invalid samples weigh 0; give them harmless finite values too.
+            batch["valid"] = traj.valid
+            batch["advantage"] = jnp.where(traj.valid, advantages, 0.0)
+            batch["target"] = jnp.where(traj.valid, targets, v_tm1)
         batch = jax.tree.map(
             lambda x: x.reshape((config.batch_size,) + x.shape[2:]), batch
         )
@@ -691,14 +780,13 @@ def make_on_policy_train(
             update_key, state.params, state.opt_state, hp, lr, batch
         )
         iteration = state.iteration + 1
-        if config.eval_every > 0:
+        if evaluation is not None:
             eval_return = _maybe(
                 iteration % config.eval_every == 0,
                 lambda: evaluate(
                     eval_key,
                     lambda _, o: networks.greedy(params, o),
-                    env,
-                    env_params,
+                    *evaluation,
                     config.eval_episodes,
                 ),
             )
