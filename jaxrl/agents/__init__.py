@@ -1,9 +1,10 @@
 """Deep RL agents; importing this package registers them in :mod:`jaxrl.registry`.
 
 On-policy (one shared loop, :mod:`jaxrl.agents.onpolicy`): ``reinforce``,
-``a2c``, ``ppo``.
+``a2c``, ``ppo``. Off-policy (one shared loop, :mod:`jaxrl.agents.offpolicy`):
+``dqn``, ``sac`` (continuous actions), ``sac_discrete``.
 """
 
-from jaxrl.agents import a2c, ppo, reinforce
+from jaxrl.agents import a2c, dqn, ppo, reinforce, sac
 
-__all__ = ["a2c", "ppo", "reinforce"]
+__all__ = ["a2c", "dqn", "ppo", "reinforce", "sac"]

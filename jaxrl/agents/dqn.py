@@ -26,6 +26,7 @@ steps, a target copy every 500 steps, Adam at 2.5e-4; the Huber threshold is
 """
 
 import dataclasses
+import math
 from typing import Any
 
 import jax
@@ -209,7 +210,7 @@ def make_train(config: DQNConfig, env: Any, env_params: Any) -> Trainer:
     max_norm = config.max_grad_norm
 
     def init(key: jax.Array, hparams: DQNHParams) -> Learner:
-        params = net.init(key, jnp.zeros((1, *obs_shape), jnp.float32))
+        params = net.init(key, jnp.zeros((1, math.prod(obs_shape)), jnp.float32))
         opt_state = offpolicy.adam(hparams.lr, max_norm).init(params)
         return Learner(
             params={"q": params},
