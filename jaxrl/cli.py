@@ -306,7 +306,10 @@ def train(args: argparse.Namespace) -> Path:
             f"`jaxrl train --resume {out}`, or choose another --out (or delete "
             f"{checkpoints} to start over)"
         )
-    trainer = spec.make_train(config, r["env"], r["env_params"])
+    try:
+        trainer = spec.make_train(config, r["env"], r["env_params"])
+    except ValueError as e:  # e.g. an action space the agent cannot use
+        raise UsageError(str(e)) from None
     print(
         f"{spec.name} on {r['env_name']}: {args.seeds} seeds"
         + (f" x {len(labels)} settings" if labels else "")

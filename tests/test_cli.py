@@ -75,6 +75,7 @@ def test_sweep_runs_every_setting(tmp_path):
         (["train", "q_learning", "--sweep", "num_episodes=1,2"], "--sweep takes hyper"),
         (["train", "q_learning", "--set", "alpha"], "--set takes key=value"),
         (["train", "q_learning", "--seeds", "0"], "--seeds 0 must be >= 1"),
+        (["train", "sac", "--env", "CartPole-v1"], "sac needs a Box action space"),
     ],
 )
 def test_bad_input_exits_2_with_what_is_allowed(argv, message, capsys):
