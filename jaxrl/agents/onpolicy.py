@@ -432,6 +432,16 @@ class Networks:
         return jnp.clip(action, self.action_low, self.action_high)
 
 
+def require_one_update(name: str, config: "Config") -> None:
+    """Refuse several epochs or minibatches for a one-step-per-rollout agent."""
+    if config.update_epochs != 1 or config.num_minibatches != 1:
+        raise ValueError(
+            f"{name} takes one gradient step per rollout: update_epochs="
+            f"{config.update_epochs} and num_minibatches={config.num_minibatches} "
+            "must both be 1 (use ppo for several epochs or minibatches)"
+        )
+
+
 def make_networks(config: Config, env: Any, env_params: Any) -> Networks:
     """The actor and critic for ``env``'s spaces.
 

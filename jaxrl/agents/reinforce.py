@@ -54,12 +54,7 @@ class Config(onpolicy.Config):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.update_epochs != 1 or self.num_minibatches != 1:
-            raise ValueError(
-                f"REINFORCE takes one gradient step per rollout: update_epochs="
-                f"{self.update_epochs} and num_minibatches={self.num_minibatches} "
-                "must both be 1 (use ppo for several epochs or minibatches)"
-            )
+        onpolicy.require_one_update("REINFORCE", self)
 
 
 @struct.dataclass
