@@ -254,6 +254,23 @@ def _lrs(hparams) -> dict[str, Any]:
     }
 
 
+def _temperature_step(learner: Learner, hparams, loss_op, policy_out, target_entropy):
+    """Adam step on ``log_alpha`` for the batch mean of ``loss_op(log_alpha,
+    policy_out[i], target_entropy)``, the policy output held fixed.
+
+    Returns ``(learner, loss)``.
+    """
+
+    def temperature_loss(log_alpha):
+        losses = jax.vmap(loss_op, (None, 0, None))(
+            log_alpha, jax.lax.stop_gradient(policy_out), target_entropy
+        )
+        return losses.mean()
+
+    loss, grads = jax.value_and_grad(temperature_loss)(learner.params["log_alpha"])
+    return _step(learner, hparams, "log_alpha", grads), loss
+
+
 def _step(learner: Learner, hparams, name: str, grads) -> Learner:
     """Adam step on ``params[name]``."""
     params, opt_state = offpolicy.apply_gradients(
@@ -376,16 +393,9 @@ def make_train(config: SACConfig, env: Any, env_params: Any) -> Trainer:
         learner = _step(learner, hparams, "actor", grads)
 
         # Temperature, on the actor's sample (held fixed).
-        def temperature_loss(log_alpha):
-            losses = jax.vmap(sac_temperature_loss, (None, 0, None))(
-                log_alpha, jax.lax.stop_gradient(log_prob), target_entropy
-            )
-            return losses.mean()
-
-        t_loss, grads = jax.value_and_grad(temperature_loss)(
-            learner.params["log_alpha"]
+        learner, t_loss = _temperature_step(
+            learner, hparams, sac_temperature_loss, log_prob, target_entropy
         )
-        learner = _step(learner, hparams, "log_alpha", grads)
         return learner, {
             "critic_loss": c_loss,
             "actor_loss": a_loss,
@@ -501,16 +511,9 @@ def make_train_discrete(config: SACConfig, env: Any, env_params: Any) -> Trainer
         )
         learner = _step(learner, hparams, "actor", grads)
 
-        def temperature_loss(log_alpha):
-            losses = jax.vmap(discrete_sac_temperature_loss, (None, 0, None))(
-                log_alpha, jax.lax.stop_gradient(logits), target_entropy
-            )
-            return losses.mean()
-
-        t_loss, grads = jax.value_and_grad(temperature_loss)(
-            learner.params["log_alpha"]
+        learner, t_loss = _temperature_step(
+            learner, hparams, discrete_sac_temperature_loss, logits, target_entropy
         )
-        learner = _step(learner, hparams, "log_alpha", grads)
         return learner, {
             "critic_loss": c_loss,
             "actor_loss": a_loss,
