@@ -18,10 +18,18 @@ the observation returned *is* the observation reached, so ``final_obs = obs``.
 
 **Seeds and vmap.** A pool is seeded once, when it is built
 (``EnvPoolParams.seed``, ``--seed`` on the command line); the training key
-drives the networks and the action sampling. The pool cannot be ``vmap``ped:
-``reset`` and ``step`` accept a ``vmap`` of size 1 (what
-:func:`jaxrl.parallel.run` does with one seed) and refuse larger ones, so an
-EnvPool run is one seed per process.
+drives the networks and the action sampling. EnvPool's XLA calls have no
+batching rule, so many seeds share one pool: built with
+``EnvPoolParams(lanes=L)`` it holds ``L * num_envs`` envs, and under a
+``vmap`` over ``L`` seeds (:func:`jaxrl.parallel.run`) ``reset`` and ``step``
+fold the seed axis into the pool's env axis, make one call for all seeds, and
+split the results back: seed ``l`` steps envs ``l * num_envs`` to
+``(l + 1) * num_envs - 1`` (seeded ``seed + l * num_envs + i``). Nested
+``vmap``s fold the same way. A ``vmap`` whose lanes do not add up to ``L`` is
+refused with a message; so is a sweep of several settings whose reset key
+does not vary over the settings (the CLI runs one setting per EnvPool run).
+A pool's state lives in C++: a resumed run continues from a fresh pool, so it
+is not bit-identical to an uninterrupted one.
 
 **Evaluation.** Greedy evaluation (:func:`jaxrl.agents.common.evaluate`) runs
 episodes under ``vmap``, which a pool cannot do, and stepping a second pool
@@ -93,10 +101,15 @@ class EnvPoolParams:
     Attributes:
         max_steps_in_episode: EnvPool's ``max_episode_steps`` (truncation).
         seed: the pool's seed; env ``i`` is seeded ``seed + i``.
+        lanes: how many runs share the pool under ``vmap`` (seeds x sweep
+            settings; :func:`jaxrl.parallel.run` with ``num_seeds=lanes``). The
+            pool holds ``lanes * num_envs`` envs and lane ``l`` steps envs
+            ``l * num_envs`` to ``(l + 1) * num_envs - 1``.
     """
 
     max_steps_in_episode: int = struct.field(pytree_node=False, default=500)
     seed: int = struct.field(pytree_node=False, default=0)
+    lanes: int = struct.field(pytree_node=False, default=1)
 
 
 @struct.dataclass
@@ -131,31 +144,27 @@ def _to_gymnax(space: Any, what: str, task_id: str) -> Any:
     )
 
 
-def _single_pool(fn: Any, what: str) -> Any:
-    """``fn`` that a ``vmap`` of size 1 passes through and a larger one refuses.
+def _merge(x: jax.Array, batched: bool, size: int) -> jax.Array:
+    """``[size, n, ...] -> [size * n, ...]``: a vmap axis of lanes folded into
+    the env axis (an unbatched ``[n, ...]`` is broadcast over the lanes first)."""
+    if not batched:
+        x = jnp.broadcast_to(x, (size,) + x.shape)
+    return x.reshape((size * x.shape[1],) + x.shape[2:])
 
-    EnvPool's XLA calls have no batching rule: one pool steps one batch of
-    envs. ``jaxrl.parallel`` ``vmap``s a single seed with size 1; squeezing
-    that axis away keeps the one pool usable there.
-    """
-    wrapped = jax.custom_batching.custom_vmap(fn)
 
-    @wrapped.def_vmap
-    def rule(axis_size, in_batched, *args):
-        if axis_size != 1:
-            raise ValueError(
-                f"an EnvPool pool cannot be vmapped ({what} under a vmap of size "
-                f"{axis_size}): run one seed per process (--seeds 1), or use the "
-                "gymnax version of the environment for many seeds"
+def _split(tree: Any, size: int) -> Any:
+    """The inverse of :func:`_merge` on a step's or reset's outputs; the
+    state's handle (the same for every lane) is broadcast."""
+
+    def split(x):
+        if isinstance(x, EnvPoolState):
+            return EnvPoolState(
+                handle=jnp.broadcast_to(x.handle, (size,) + x.handle.shape),
+                resetting=split(x.resetting),
             )
-        flat, tree = jax.tree.flatten(args)
-        flat_batched = jax.tree.leaves(in_batched)
-        flat = [x[0] if b else x for x, b in zip(flat, flat_batched, strict=True)]
-        out = fn(*jax.tree.unflatten(tree, flat))
-        out = jax.tree.map(lambda x: x[None], out)
-        return out, jax.tree.map(lambda _: True, out)
+        return x.reshape((size, x.shape[0] // size) + x.shape[1:])
 
-    return wrapped
+    return jax.tree.map(split, tree, is_leaf=lambda x: isinstance(x, EnvPoolState))
 
 
 class EnvPoolEnv:
@@ -257,11 +266,15 @@ class EnvPoolVec:
             raise ValueError(f"num_envs={num_envs} must be >= 1")
         envpool = import_envpool()
         self.env, self.params, self.num_envs = env, params, num_envs
+        self.lanes = int(getattr(params, "lanes", 1))
+        if self.lanes < 1:
+            raise ValueError(f"lanes={self.lanes} must be >= 1")
+        self.pool_size = num_envs * self.lanes
         self.pool = envpool.make(
             env.task_id,
             env_type="gymnasium",
-            num_envs=num_envs,
-            batch_size=num_envs,
+            num_envs=self.pool_size,
+            batch_size=self.pool_size,
             seed=int(seed),
             max_episode_steps=int(params.max_steps_in_episode),
             **{k: v for k, v in env.kwargs.items() if k != "max_episode_steps"},
@@ -269,10 +282,9 @@ class EnvPoolVec:
         handle, _, _, self._xla_step = self.pool.xla()
         self._handle = np.asarray(handle)
         space = env.observation_space(params)
-        self._obs = jax.ShapeDtypeStruct((num_envs, *space.shape), space.dtype)
+        self._obs = jax.ShapeDtypeStruct((self.pool_size, *space.shape), space.dtype)
         self._discrete = isinstance(env.action_space(params), spaces.Discrete)
-        self._reset = _single_pool(self._reset_unbatched, "reset")
-        self._step = _single_pool(self._step_unbatched, "step")
+        self._fns: dict[tuple[str, int], Any] = {}
 
     @property
     def action_space(self) -> Any:
@@ -286,16 +298,49 @@ class EnvPoolVec:
         obs, _ = self.pool.reset()
         return np.asarray(obs, self._obs.dtype)
 
-    def _reset_unbatched(self, key: jax.Array) -> tuple[jax.Array, EnvPoolState]:
-        del key
-        obs = io_callback(self._host_reset, self._obs)
-        state = EnvPoolState(
-            handle=jnp.asarray(self._handle),
-            resetting=jnp.zeros(self.num_envs, bool),
+    def _refused(self, what: str, lanes: int, result: Any) -> Any:
+        """A call that raises, when it runs, why ``lanes`` is wrong; shaped
+        like ``result``. (Under ``custom_vmap`` every level's unbatched
+        function is traced, so the check cannot raise while tracing; only the
+        level that actually runs is executed.)"""
+        message = (
+            f"{self.env.name}: {what} under vmaps of {lanes} lane(s) in all, but "
+            f"the pool was built for lanes={self.lanes} (EnvPoolParams.lanes, "
+            f"{self.lanes} x {self.num_envs} envs): build it with lanes = the "
+            "number of vmapped runs (seeds x sweep settings)"
         )
-        return obs, state
 
-    def _step_unbatched(self, state: EnvPoolState, action: jax.Array) -> VecStep:
+        def fail():
+            raise ValueError(message)
+
+        shapes = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), result)
+        return io_callback(fail, shapes)
+
+    def _reset_pool(self, lanes: int) -> tuple[jax.Array, EnvPoolState]:
+        n = lanes * self.num_envs
+        state = EnvPoolState(
+            handle=jnp.asarray(self._handle), resetting=jnp.zeros(n, bool)
+        )
+        if lanes != self.lanes:
+            obs = jnp.zeros((n,) + self._obs.shape[1:], self._obs.dtype)
+            return self._refused("reset", lanes, (obs, state))
+        return io_callback(self._host_reset, self._obs), state
+
+    def _step_pool(self, state: EnvPoolState, action: jax.Array, lanes: int) -> VecStep:
+        if lanes != self.lanes:
+            n = lanes * self.num_envs
+            flag = jnp.zeros(n, bool)
+            obs = jnp.zeros((n,) + self._obs.shape[1:], self._obs.dtype)
+            result = VecStep(
+                obs=obs,
+                state=EnvPoolState(handle=state.handle, resetting=flag),
+                reward=jnp.zeros(n, jnp.float32),
+                terminated=flag,
+                truncated=flag,
+                final_obs=obs,
+                valid=flag,
+            )
+            return self._refused("step", lanes, result)
         if self._discrete:
             action = action.astype(jnp.int32)
         else:
@@ -322,11 +367,47 @@ class EnvPoolVec:
             valid=valid,
         )
 
+    def _lane_fn(self, what: str, lanes: int) -> Any:
+        """``reset(key)`` or ``step(state, action)`` as seen from inside vmaps
+        of ``lanes`` lanes in all; a further vmap folds its axis into the env
+        axis and recurses with ``lanes * size`` (see the module docstring)."""
+        cache_key = (what, lanes)
+        if cache_key in self._fns:
+            return self._fns[cache_key]
+        if what == "reset":
+            fn = jax.custom_batching.custom_vmap(lambda key: self._reset_pool(lanes))
+
+            @fn.def_vmap
+            def rule(size, in_batched, key):
+                del in_batched  # the key is the only input, so it is batched
+                out = self._lane_fn("reset", lanes * size)(key[0])
+                return _split(out, size), jax.tree.map(lambda _: True, out)
+
+        else:
+            fn = jax.custom_batching.custom_vmap(
+                lambda state, action: self._step_pool(state, action, lanes)
+            )
+
+            @fn.def_vmap
+            def rule(size, in_batched, state, action):
+                state_b, action_b = in_batched
+                merged = EnvPoolState(
+                    handle=state.handle[0] if state_b.handle else state.handle,
+                    resetting=_merge(state.resetting, state_b.resetting, size),
+                )
+                action = _merge(action, action_b, size)
+                out = self._lane_fn("step", lanes * size)(merged, action)
+                return _split(out, size), jax.tree.map(lambda _: True, out)
+
+        self._fns[cache_key] = fn
+        return fn
+
     def reset(self, key: jax.Array) -> tuple[jax.Array, EnvPoolState]:
-        """Reset every env of the pool; ``(obs [num_envs, ...], state)``."""
-        return self._reset(key)
+        """Reset every env of the pool; ``(obs [num_envs, ...], state)`` per
+        lane."""
+        return self._lane_fn("reset", 1)(key)
 
     def step(self, key: jax.Array, state: EnvPoolState, action: jax.Array) -> VecStep:
         """Step every env; ``valid`` is False on EnvPool's delayed resets."""
         del key
-        return self._step(state, action)
+        return self._lane_fn("step", 1)(state, action)

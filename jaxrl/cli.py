@@ -233,24 +233,25 @@ def _write_run_args(out: Path, args: argparse.Namespace, env_name: str) -> None:
 
 
 def _check_envpool_run(args: argparse.Namespace, r: dict[str, Any]) -> None:
-    """An EnvPool run is one seed and one setting per process (its pool cannot
-    be vmapped); the pool is seeded with ``--seed``."""
+    """An EnvPool run's seeds share one pool (``lanes = --seeds``, see
+    :mod:`envs.envpool_env`), seeded with ``--seed``; one sweep setting per
+    run."""
     name = r["env_name"]
-    if args.seeds != 1:
-        raise UsageError(
-            f"--seeds {args.seeds}: an EnvPool environment ({name}) runs one seed "
-            "per process (its pool cannot be vmapped over seeds); use --seeds 1 "
-            f"with a different --seed per run, or the gymnax {name[8:]} for many "
-            "seeds in one call"
-        )
     if r["sweep"] and math.prod(len(v) for v in r["sweep"].values()) > 1:
         raise UsageError(
             f"--sweep: an EnvPool environment ({name}) runs one setting per "
-            "process (its pool cannot be vmapped); pass one value per key"
+            "process (the seeds of a run share its pool); pass one value per key"
         )
-    if any(k in ("seed", "env.seed") for k in _parse_assignments(args.set, "--set")):
-        raise UsageError(f"{name}: seed the pool with --seed, not --set seed=")
-    r["env_params"] = r["env_params"].replace(seed=int(args.seed))
+    assigned = _parse_assignments(args.set, "--set")
+    for key in ("seed", "env.seed", "lanes", "env.lanes"):
+        if key in assigned:
+            raise UsageError(
+                f"{name}: --set {key}= is set by the run itself (the pool is "
+                "seeded with --seed and holds --seeds lanes)"
+            )
+    r["env_params"] = r["env_params"].replace(
+        seed=int(args.seed), lanes=int(args.seeds)
+    )
 
 
 def train(args: argparse.Namespace) -> Path:

@@ -14,7 +14,7 @@ from gymnax.environments import spaces  # noqa: E402
 import envs  # noqa: E402
 from envs.envpool_env import EnvPoolEnv  # noqa: E402
 from envs.vector import make_vec  # noqa: E402
-from jaxrl.agents import onpolicy, ppo  # noqa: E402
+from jaxrl.agents import common, dqn, onpolicy, ppo, sac  # noqa: E402
 from jaxrl.cli import main  # noqa: E402
 
 
@@ -78,11 +78,50 @@ def test_valid_is_false_exactly_on_the_delayed_reset_steps():
     np.testing.assert_array_equal(obs[3], next_obs[2])
     assert np.all(np.abs(next_obs[3]) <= 0.05)
 
-    # A vmap of size 1 (one seed through jaxrl.parallel) squeezes through; a
-    # larger one is refused with a message.
-    assert jax.jit(jax.vmap(run))(jax.random.key(0)[None])[-1].shape == (1, 10, 2)
-    with pytest.raises(ValueError, match="cannot be vmapped"):
-        jax.jit(jax.vmap(run))(jax.random.split(jax.random.key(0), 2))
+
+def test_seeds_share_one_pool_as_lanes():
+    # A pool built with lanes=L runs under a vmap over L seeds: lane l steps
+    # envs l*num_envs .. (l+1)*num_envs-1, seeded seed + l*num_envs + i, so
+    # lane 1 of a 2-lane pool is exactly a 1-lane pool seeded 2 (num_envs=2).
+    env, params = envs.make("envpool:CartPole-v1", max_steps_in_episode=3)
+
+    def runner(vec):
+        def run(key):
+            obs, state = vec.reset(key)
+
+            def body(carry, key):
+                state, obs = carry
+                out = vec.step(key, state, jnp.zeros(2, jnp.int32))
+                return (out.state, out.obs), (obs, out.valid)
+
+            return jax.lax.scan(body, (state, obs), jax.random.split(key, 6))[1]
+
+        return run
+
+    keys = jax.random.split(jax.random.key(0), 4)
+    obs, valid = jax.jit(jax.vmap(runner(make_vec(env, params.replace(lanes=2), 2))))(
+        keys[:2]
+    )
+    assert obs.shape == (2, 6, 2, 4) and valid.shape == (2, 6, 2)
+    alone = [
+        jax.jit(runner(make_vec(env, params.replace(seed=seed), 2)))(keys[0])[0]
+        for seed in (0, 2)
+    ]
+    np.testing.assert_array_equal(obs[0], alone[0])
+    np.testing.assert_array_equal(obs[1], alone[1])
+    assert not np.array_equal(obs[0], obs[1])
+
+    # Nested vmaps (settings x seeds) fold the same way: 2 x 2 lanes.
+    nested = jax.jit(
+        jax.vmap(jax.vmap(runner(make_vec(env, params.replace(lanes=4), 2))))
+    )
+    obs4 = nested(keys.reshape(2, 2))[0]
+    assert obs4.shape == (2, 2, 6, 2, 4)
+    np.testing.assert_array_equal(obs4[0, 1], alone[1])
+
+    # Lanes that do not add up to the pool's are refused when the call runs.
+    with pytest.raises(Exception, match="built for lanes=2"):
+        jax.jit(jax.vmap(runner(make_vec(env, params.replace(lanes=2), 2))))(keys[:3])
 
 
 @pytest.mark.parametrize("name", ["envpool:CartPole-v1", "envpool:Pendulum-v1"])
@@ -106,6 +145,73 @@ def test_ppo_trains_on_envpool(name):
     assert np.isfinite(m["eval_return"][-1])  # evaluated on the gymnax twin
     # Episodes of 10 steps + 1 delayed reset: lengths never count the reset.
     assert int(out.state.episode_stats.length.max()) <= 10
+
+
+OFF_POLICY = dict(
+    num_envs=2,
+    train_freq=4,
+    total_timesteps=2 * 4 * 12,
+    buffer_size=96,
+    batch_size=16,
+    learning_starts=32,
+    hidden_sizes=(8,),
+    eval_every=6,
+    eval_episodes=2,
+)
+
+
+@pytest.mark.parametrize(
+    "name, make_train, config, hparams",
+    [
+        ("envpool:CartPole-v1", dqn.make_train, dqn.DQNConfig, dqn.DQNHParams),
+        (
+            "envpool:CartPole-v1",
+            sac.make_train_discrete,
+            sac.SACDiscreteConfig,
+            sac.SACDiscreteHParams,
+        ),
+        ("envpool:Pendulum-v1", sac.make_train, sac.SACConfig, sac.SACHParams),
+    ],
+)
+def test_off_policy_agents_train_on_envpool(name, make_train, config, hparams):
+    old = jax.config.read("jax_disable_most_optimizations")
+    jax.config.update("jax_disable_most_optimizations", True)  # tiny run
+    try:
+        env, params = envs.make(name, max_steps_in_episode=10)
+        trainer = make_train(config(**OFF_POLICY), env, params)
+        out = jax.jit(trainer)(jax.random.key(0), hparams())
+    finally:
+        jax.config.update("jax_disable_most_optimizations", old)
+    m = jax.tree.map(np.asarray, out.metrics)
+    np.testing.assert_array_equal(m["env_steps"], np.arange(1, 13) * 8)
+    assert np.isfinite(m["return"]).any()
+    assert np.isfinite(m["eval_return"]).sum() == 2  # every 6th: on the twin
+    learning = m["env_steps"] > 32
+    for k in ("critic_loss", "loss", "q_mean", "entropy", "alpha"):
+        if k in m:
+            assert np.isfinite(m[k][learning]).all(), (k, m[k])
+    # The buffer stores validity: False exactly on EnvPool's delayed resets,
+    # which are the steps from a final observation to a reset observation
+    # with reward 0 (CartPole pays 1 on every real step).
+    data = out.state.buffer.data
+    valid = np.asarray(data.valid)
+    assert valid.shape == (96,) and 0 < (~valid).sum() < 96
+    if name.endswith("CartPole-v1"):
+        np.testing.assert_array_equal(valid, np.asarray(data.reward) == 1.0)
+    # Episodes of 10 steps + 1 delayed reset: lengths never count the reset.
+    assert int(out.state.stats.length.max()) <= 10
+
+
+def test_masked_mean_drops_invalid_samples():
+    x = jnp.array([1.0, 5.0, 100.0, 3.0])
+    valid = jnp.array([True, True, False, True])
+    np.testing.assert_allclose(common.masked_mean(x, valid), 3.0)
+    assert common.masked_mean(x) == x.mean()
+    assert common.masked_mean(x, jnp.zeros(4, bool)) == 0.0  # no valid sample
+    rows = jnp.arange(8.0).reshape(4, 2)  # [B, 1]-style extra axes broadcast
+    np.testing.assert_allclose(common.masked_mean(rows, valid), rows[jnp.array([0, 1, 3])].mean())
+    grad = jax.grad(lambda x: common.masked_mean(x**2, valid))(x)
+    assert grad[2] == 0.0 and grad[0] != 0.0
 
 
 def test_masked_loss_and_advantages_ignore_invalid_samples():
@@ -176,8 +282,20 @@ def test_gae_is_cut_before_the_delayed_reset_step():
     np.testing.assert_array_equal(a[3:], b[3:])
 
 
-def test_cli_refuses_several_seeds_for_envpool(capsys):
+def test_cli_runs_several_seeds_on_one_pool_and_refuses_sweeps(tmp_path, capsys):
     argv = ["train", "ppo", "--env", "envpool:CartPole-v1", "--seeds", "2"]
-    assert main(argv + ["--quiet"]) == 2
+    tiny = ["num_envs=2", "num_steps=8", "total_timesteps=32", "update_epochs=1"]
+    tiny += ["num_minibatches=1", "hidden_sizes=8", "eval_every=0"]
+    sets = [x for t in tiny for x in ("--set", t)]
+    out = tmp_path / "run"
+    assert main(argv + sets + ["--out", str(out), "--quiet", "--no-checkpoint"]) == 0
+    metrics = np.load(out / "metrics.npz")
+    assert metrics["env_steps"].shape == (2, 2)  # [seeds, iterations]
+    np.testing.assert_array_equal(metrics["env_steps"][:, -1], [32, 32])
+    assert not np.array_equal(metrics["loss"][0], metrics["loss"][1])
+
+    assert main(argv + ["--sweep", "lr=1e-3,3e-4", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert re.search(r"--seeds 2: an EnvPool environment .* one seed per process", err)
+    assert re.search(r"--sweep: an EnvPool environment .* one setting per", err)
+    assert main(argv + ["--set", "lanes=3", "--quiet"]) == 2
+    assert "set by the run itself" in capsys.readouterr().err

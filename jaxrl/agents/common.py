@@ -39,6 +39,22 @@ class EpisodeStats:
         return stats, finished, count
 
 
+def masked_mean(x: jax.Array, valid: jax.Array | None = None) -> jax.Array:
+    """``mean(x)`` over the samples where ``valid`` holds.
+
+    ``sum_i w_i x_i / max(sum_i w_i, 1)`` with ``w = valid`` (bool ``[B]``,
+    broadcast against ``x``'s leading axis); ``valid=None`` is ``x.mean()``,
+    so a batch without invalid samples (every gymnax batch) computes exactly
+    the plain mean. Invalid samples get zero weight and zero gradient.
+    """
+    x = jnp.asarray(x)
+    if valid is None:
+        return x.mean()
+    w = jnp.asarray(valid, bool).reshape(valid.shape + (1,) * (x.ndim - valid.ndim))
+    n = jnp.maximum(jnp.sum(jnp.broadcast_to(w, x.shape)), 1).astype(x.dtype)
+    return jnp.sum(jnp.where(w, x, jnp.zeros_like(x))) / n
+
+
 def mean_or_nan(total: jax.Array, count: jax.Array) -> jax.Array:
     """``total / count``, NaN when ``count`` is 0 (no episode finished)."""
     return jnp.where(count > 0, total / jnp.maximum(count, 1), jnp.nan)

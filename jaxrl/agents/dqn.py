@@ -37,6 +37,7 @@ from gymnax.environments import spaces
 
 from jaxrl import nets
 from jaxrl.agents import offpolicy
+from jaxrl.agents.common import masked_mean
 from jaxrl.agents.offpolicy import Learner, OffPolicyConfig, Transition
 from jaxrl.ops import double_dqn_loss, dqn_loss
 from jaxrl.registry import AlgoSpec, register
@@ -255,7 +256,8 @@ def make_train(config: DQNConfig, env: Any, env_params: Any) -> Trainer:
                     q_tm1, batch.action, batch.reward, discount, q_target_t, delta
                 )
             q_taken = jnp.take_along_axis(q_tm1, batch.action[:, None], -1)
-            return losses.mean(), q_taken.mean()
+            valid = batch.valid
+            return masked_mean(losses, valid), masked_mean(q_taken, valid)
 
         (value, q_mean), grads = jax.value_and_grad(loss, has_aux=True)(
             learner.params["q"]

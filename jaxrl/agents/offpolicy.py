@@ -21,6 +21,14 @@ algorithm 1; Haarnoja et al., 2018, algorithm 1):
    policy on ``eval_episodes`` fresh episodes
    (:func:`jaxrl.agents.common.evaluate`).
 
+**Invalid steps.** On an environment batch that marks steps ``VecStep.valid
+= False`` (EnvPool's delayed auto-reset: the step after an episode end
+ignores the action and returns the reset observation), the buffer also stores
+``valid``, the agents weight such samples by 0 in every loss (critic, actor,
+temperature) and in their reported means, and the step is no step of the next
+episode's length. Greedy evaluation runs on :func:`envs.vector.eval_env` (for
+EnvPool the task's gymnax twin; none without one: ``eval_return`` stays NaN).
+
 A transition stores ``terminated`` (not ``terminated | truncated``) as its
 discount mask and the observation the step actually reached
 (``VecStep.final_obs``) as its next observation, so an episode cut by a time
@@ -52,7 +60,7 @@ import optax
 from flax import struct
 from gymnax.environments import spaces
 
-from envs.vector import VecEnv
+from envs.vector import VecEnv, eval_env, make_vec
 from jaxrl.agents import common
 from jaxrl.buffers import replay
 from jaxrl.types import Trainer
@@ -200,6 +208,11 @@ class Transition(NamedTuple):
             not stored, so a truncated step bootstraps from ``next_obs``.
         next_obs: ``s_t``, the observation the step reached
             (``VecStep.final_obs``), not the reset observation.
+        valid: bool, False for a step to learn nothing from (EnvPool's
+            delayed reset, :mod:`envs.envpool_env`); ``None`` (no leaf in the
+            buffer) for an environment batch whose steps are all real, such
+            as every gymnax batch. Agents average their losses with
+            :func:`jaxrl.agents.common.masked_mean`.
     """
 
     obs: Any
@@ -207,6 +220,7 @@ class Transition(NamedTuple):
     reward: jax.Array
     terminated: jax.Array
     next_obs: Any
+    valid: Any = None
 
 
 @struct.dataclass
@@ -412,7 +426,8 @@ def make_trainer(
 
     Args:
         config: the static settings (an :class:`OffPolicyConfig`).
-        env, env_params: a gymnax environment (auto-resetting, six-value step).
+        env, env_params: a gymnax environment (auto-resetting, six-value step),
+            or an adapter with ``make_vec`` (EnvPool, :mod:`envs.envpool_env`).
         agent: the algorithm's pieces.
 
     Returns:
@@ -423,7 +438,10 @@ def make_trainer(
         the agent's ``schedules`` and its ``learn`` metrics (averaged over the
         iteration's gradient steps, NaN before learning starts).
     """
-    vec = VecEnv(env, env_params, config.num_envs)
+    vec = make_vec(env, env_params, config.num_envs)
+    # gymnax batches have no invalid steps: no valid leaf, plain means.
+    masked = not isinstance(vec, VecEnv)
+    evaluation = eval_env(env, env_params) if config.eval_every > 0 else None
     num_envs, train_freq = config.num_envs, config.train_freq
     batch_size, gradient_steps = config.batch_size, config.gradient_steps
     target_every, eval_every = config.target_update_every, config.eval_every
@@ -439,6 +457,7 @@ def make_trainer(
             reward=jnp.zeros((), jnp.float32),
             terminated=jnp.zeros((), bool),
             next_obs=example_obs,
+            valid=jnp.ones((), bool) if masked else None,
         )
         return OffPolicyState(
             learner=learner,
@@ -463,12 +482,17 @@ def make_trainer(
             action = agent.act(act_key, learner, hp, obs, env_steps)
             step = vec.step(env_key, env_state, agent.to_env(action))
             stats, finished, count = stats.track(step)
+            if masked:  # a delayed reset is no step of the next episode
+                stats = stats.replace(
+                    length=stats.length - (~step.valid).astype(jnp.int32)
+                )
             transition = Transition(
                 obs=obs,
                 action=action,
                 reward=step.reward,
                 terminated=step.terminated,
                 next_obs=step.final_obs,
+                valid=step.valid if masked else None,
             )
             carry = (step.obs, step.state, stats, env_steps + num_envs)
             return carry, (transition, finished, count)
@@ -532,14 +556,17 @@ def make_trainer(
         return state.replace(learner=learner, num_updates=num_updates), metrics
 
     def evaluate(key, state: OffPolicyState) -> jax.Array:
-        if eval_every == 0:
+        if evaluation is None:
             return jnp.full((), jnp.nan, jnp.float32)
+        eval_env_, eval_params = evaluation
 
         def run(key, learner):
             def act(act_key, obs):
                 return agent.to_env(agent.act_eval(act_key, learner, obs))
 
-            ret = common.evaluate(key, act, env, env_params, config.eval_episodes)
+            ret = common.evaluate(
+                key, act, eval_env_, eval_params, config.eval_episodes
+            )
             return ret.astype(jnp.float32)
 
         def skip(key, learner):

@@ -50,6 +50,7 @@ from gymnax.environments import spaces
 
 from jaxrl import nets
 from jaxrl.agents import offpolicy
+from jaxrl.agents.common import masked_mean
 from jaxrl.agents.offpolicy import Learner, OffPolicyConfig, Transition
 from jaxrl.ops import (
     categorical_entropy,
@@ -254,9 +255,12 @@ def _lrs(hparams) -> dict[str, Any]:
     }
 
 
-def _temperature_step(learner: Learner, hparams, loss_op, policy_out, target_entropy):
-    """Adam step on ``log_alpha`` for the batch mean of ``loss_op(log_alpha,
-    policy_out[i], target_entropy)``, the policy output held fixed.
+def _temperature_step(
+    learner: Learner, hparams, loss_op, policy_out, target_entropy, valid
+):
+    """Adam step on ``log_alpha`` for the batch mean (over ``valid`` samples)
+    of ``loss_op(log_alpha, policy_out[i], target_entropy)``, the policy output
+    held fixed.
 
     Returns ``(learner, loss)``.
     """
@@ -265,7 +269,7 @@ def _temperature_step(learner: Learner, hparams, loss_op, policy_out, target_ent
         losses = jax.vmap(loss_op, (None, 0, None))(
             log_alpha, jax.lax.stop_gradient(policy_out), target_entropy
         )
-        return losses.mean()
+        return masked_mean(losses, valid)
 
     loss, grads = jax.value_and_grad(temperature_loss)(learner.params["log_alpha"])
     return _step(learner, hparams, "log_alpha", grads), loss
@@ -372,7 +376,9 @@ def make_train(config: SACConfig, env: Any, env_params: Any) -> Trainer:
             losses = jax.vmap(sac_critic_loss, (0,) * 7 + (None,))(
                 q1, q2, batch.reward, discount, q1_t, q2_t, log_prob_t, alpha
             )
-            return losses.mean(), 0.5 * (q1.mean() + q2.mean())
+            v = batch.valid
+            q_mean = 0.5 * (masked_mean(q1, v) + masked_mean(q2, v))
+            return masked_mean(losses, v), q_mean
 
         (c_loss, q_mean), grads = jax.value_and_grad(critic_loss, has_aux=True)(
             learner.params["critic"]
@@ -385,7 +391,7 @@ def make_train(config: SACConfig, env: Any, env_params: Any) -> Trainer:
             action, log_prob = sample(actor_key, mean, log_std)
             q1, q2 = q(learner.params["critic"], batch.obs, action)
             losses = jax.vmap(sac_actor_loss, (0, 0, 0, None))(q1, q2, log_prob, alpha)
-            return losses.mean(), log_prob
+            return masked_mean(losses, batch.valid), log_prob
 
         (a_loss, log_prob), grads = jax.value_and_grad(actor_loss, has_aux=True)(
             learner.params["actor"]
@@ -394,14 +400,19 @@ def make_train(config: SACConfig, env: Any, env_params: Any) -> Trainer:
 
         # Temperature, on the actor's sample (held fixed).
         learner, t_loss = _temperature_step(
-            learner, hparams, sac_temperature_loss, log_prob, target_entropy
+            learner,
+            hparams,
+            sac_temperature_loss,
+            log_prob,
+            target_entropy,
+            batch.valid,
         )
         return learner, {
             "critic_loss": c_loss,
             "actor_loss": a_loss,
             "alpha_loss": t_loss,
             "alpha": jnp.exp(learner.params["log_alpha"]),
-            "entropy": -log_prob.mean(),
+            "entropy": -masked_mean(log_prob, batch.valid),
             "q_mean": q_mean,
         }
 
@@ -491,7 +502,8 @@ def make_train_discrete(config: SACConfig, env: Any, env_params: Any) -> Trainer
             q_taken = 0.5 * (
                 jnp.take_along_axis(q1, taken, -1) + jnp.take_along_axis(q2, taken, -1)
             )
-            return losses.mean(), q_taken.mean()
+            v = batch.valid
+            return masked_mean(losses, v), masked_mean(q_taken, v)
 
         (c_loss, q_mean), grads = jax.value_and_grad(critic_loss, has_aux=True)(
             learner.params["critic"]
@@ -504,7 +516,7 @@ def make_train_discrete(config: SACConfig, env: Any, env_params: Any) -> Trainer
             losses = jax.vmap(discrete_sac_actor_loss, (0, 0, 0, None))(
                 logits, q1, q2, alpha
             )
-            return losses.mean(), logits
+            return masked_mean(losses, batch.valid), logits
 
         (a_loss, logits), grads = jax.value_and_grad(actor_loss, has_aux=True)(
             learner.params["actor"]
@@ -512,14 +524,19 @@ def make_train_discrete(config: SACConfig, env: Any, env_params: Any) -> Trainer
         learner = _step(learner, hparams, "actor", grads)
 
         learner, t_loss = _temperature_step(
-            learner, hparams, discrete_sac_temperature_loss, logits, target_entropy
+            learner,
+            hparams,
+            discrete_sac_temperature_loss,
+            logits,
+            target_entropy,
+            batch.valid,
         )
         return learner, {
             "critic_loss": c_loss,
             "actor_loss": a_loss,
             "alpha_loss": t_loss,
             "alpha": jnp.exp(learner.params["log_alpha"]),
-            "entropy": jax.vmap(categorical_entropy)(logits).mean(),
+            "entropy": masked_mean(jax.vmap(categorical_entropy)(logits), batch.valid),
             "q_mean": q_mean,
         }
 
