@@ -33,10 +33,37 @@ def _activation(name: str) -> Callable[[jax.Array], jax.Array]:
         ) from None
 
 
+def orthogonal(scale: float = 1.0) -> Callable[..., jax.Array]:
+    """flax's orthogonal initialiser, one matrix at a time under ``vmap``.
+
+    Under ``vmap`` (many seeds) ``nn.initializers.orthogonal`` becomes one
+    batched QR, and on the CPU a program with several batched QRs (actor and
+    critic) can hang for good: each runs its batch on the intra-op thread
+    pool from inside a pool thread and waits for the others (reproduced with
+    jaxlib 0.10 on two cores: ``jit(vmap(...))`` of four 64x64 orthogonal
+    inits over 2 or 64 keys never returns). Here a ``vmap`` becomes a
+    ``lax.map`` of unbatched QRs (nested ``vmap``s nest the maps): the same
+    matrices bit for bit, and initialisation runs once per run.
+    """
+    base = nn.initializers.orthogonal(scale)
+
+    def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
+        fn = jax.custom_batching.custom_vmap(lambda k: base(k, shape, dtype))
+
+        @fn.def_vmap
+        def rule(axis_size, in_batched, k):
+            del axis_size, in_batched  # the key is the only input: batched
+            return jax.lax.map(lambda one: init(one, shape, dtype), k), True
+
+        return fn(key)
+
+    return init
+
+
 def _dense(features: int, scale: float, name: str | None = None) -> nn.Dense:
     return nn.Dense(
         features,
-        kernel_init=nn.initializers.orthogonal(scale),
+        kernel_init=orthogonal(scale),
         bias_init=nn.initializers.zeros,
         name=name,
     )
@@ -199,7 +226,7 @@ class NatureCNN(nn.Module):
         batch_shape = x.shape[:-3]
         x = x.reshape((-1,) + x.shape[-3:])
         init = dict(
-            kernel_init=nn.initializers.orthogonal(self.kernel_scale),
+            kernel_init=orthogonal(self.kernel_scale),
             bias_init=nn.initializers.zeros,
         )
         x = nn.relu(nn.Conv(32, (8, 8), (4, 4), padding="VALID", **init)(x))
