@@ -15,9 +15,16 @@ PureJaxRL's ``make_train`` in the same process, one after the other (its
 stand-ins are put in their place), on
 gymnax 1.0 through a shim that folds the six-value ``step`` back into the
 five values it expects (``done = terminated or truncated``), with its debug
-printing off.
+printing off and its orthogonal initialiser swapped for
+:func:`jaxrl.nets.orthogonal` (the same matrices; flax's batched QR under
+``vmap`` hangs XLA:CPU on a two-core machine).
 
     python experiments/bench_ppo.py [--seeds 1,8,64] [--purejaxrl PATH]
+
+``--breakdown N`` says where our time goes instead: N seeds x 2e5 steps with
+4 epochs x 4 minibatches (the default), 1 epoch x 4 minibatches and 1 epoch x
+1 minibatch; the differences split the run time into the rollout (acting,
+env steps, GAE) and the gradient passes over the batch.
 """
 
 import argparse
@@ -32,6 +39,7 @@ import numpy as np
 
 from jaxrl import parallel
 from jaxrl.agents import ppo
+from jaxrl.nets import orthogonal
 
 SOLVED = 475.0
 
@@ -89,6 +97,9 @@ def purejaxrl(path: str):
         make(name, **kw)
     )
     module = importlib.import_module("ppo")
+    # The same orthogonal matrices, one QR at a time under vmap: flax's
+    # batched QR hangs XLA:CPU on small machines (see jaxrl.nets.orthogonal).
+    module.orthogonal = orthogonal
     source = Path(module.__file__).read_text()
     # Their default config is the dict in the __main__ block.
     config = eval(  # noqa: S307 - the benchmark's own input, read from a file
@@ -129,6 +140,30 @@ def measure(name, build, seeds):
         )
 
 
+def breakdown(num_seeds: int) -> None:
+    env, params = __import__("envs").make("CartPole-v1")
+    steps = 200_000
+    print(f"where the time goes: {num_seeds} seeds x {steps:,} steps, run s")
+    for epochs, minibatches in ((4, 4), (1, 4), (1, 1)):
+        config = ppo.Config(
+            eval_every=0,
+            total_timesteps=steps,
+            update_epochs=epochs,
+            num_minibatches=minibatches,
+        )
+        fn = jax.jit(jax.vmap(ppo.make_train(config, env, params), in_axes=(0, None)))
+        args = (parallel.seed_keys(0, num_seeds), ppo.HParams())
+        compiled = fn.lower(*args).compile()
+        jax.block_until_ready(compiled(*args))  # warm
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        print(
+            f"  {epochs} epoch(s) x {minibatches} minibatch(es): "
+            f"{time.perf_counter() - t0:6.2f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", default="1,8,64")
@@ -137,7 +172,17 @@ def main() -> None:
         default=None,
         help="path to PureJaxRL's purejaxrl/ folder (optional)",
     )
+    p.add_argument(
+        "--breakdown",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: time the rollout and the epochs of our PPO at N seeds",
+    )
     args = p.parse_args()
+    if args.breakdown:
+        breakdown(args.breakdown)
+        return
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"PPO CartPole-v1, 5e5 steps per seed, on {jax.default_backend()}")
     print(

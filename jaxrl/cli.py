@@ -254,6 +254,37 @@ def _check_envpool_run(args: argparse.Namespace, r: dict[str, Any]) -> None:
     )
 
 
+def _expand_preset(args: argparse.Namespace) -> argparse.Namespace:
+    """``--preset NAME`` as the algorithm, the default ``--env`` and ``--set``
+    values ahead of the user's own (which win)."""
+    from jaxrl import presets
+
+    name = getattr(args, "preset", None)
+    if not name:
+        return args
+    try:
+        preset = presets.get(name)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    algo = args.algo
+    if algo == DEFAULT_ALGO and preset.algo != DEFAULT_ALGO:
+        algo = preset.algo  # ALGO left out: the preset's
+    if algo != preset.algo:
+        raise UsageError(
+            f"--preset {name} is for {preset.algo}, not {algo}: use "
+            f"`jaxrl train {preset.algo} --preset {name}`"
+        )
+    return argparse.Namespace(
+        **{
+            **vars(args),
+            "algo": algo,
+            "env": args.env or preset.env,
+            "set": preset.as_set_args() + list(args.set),
+            "preset": None,
+        }
+    )
+
+
 def train(args: argparse.Namespace) -> Path:
     import jax
 
@@ -263,7 +294,10 @@ def train(args: argparse.Namespace) -> Path:
 
     resuming = getattr(args, "resume", None) is not None
     if resuming:
+        if getattr(args, "preset", None):
+            raise UsageError("--resume takes the run's settings; drop --preset")
         args = _resume_args(args)
+    args = _expand_preset(args)
     r = resolve(
         args.algo,
         args.env,
@@ -435,7 +469,7 @@ def _plot_state(out: Path, r: dict, state: Any, *, sweep: bool) -> None:
 
 def list_all(args: argparse.Namespace) -> None:
     import envs
-    from jaxrl import registry
+    from jaxrl import presets, registry
 
     print("Algorithms (jaxrl train ALGO):")
     for name in registry.names():
@@ -455,6 +489,12 @@ def list_all(args: argparse.Namespace) -> None:
         if args.verbose:
             print(f"      params:  {_fmt_fields(envs.param_fields(params))}")
     print(f"  gymnax: {', '.join(known['gymnax'])}")
+    print("\nPresets (jaxrl train ALGO --preset NAME):")
+    for name in presets.names():
+        preset = presets.get(name)
+        print(f"  {name:<24} {preset.description}  [{preset.algo} on {preset.env}]")
+        if args.verbose:
+            print(f"      set:     {' '.join(preset.as_set_args())}")
     if not args.verbose:
         print("\n`jaxrl list -v` shows every setting and its default.")
 
@@ -476,6 +516,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"algorithm name (default {DEFAULT_ALGO}; see `jaxrl list`)",
     )
     t.add_argument("--env", default=None, help="environment (default: the algorithm's)")
+    t.add_argument(
+        "--preset",
+        default=None,
+        metavar="NAME",
+        help="named settings (`jaxrl list` shows them); --set values override",
+    )
     t.add_argument(
         "--seeds",
         type=int,

@@ -340,12 +340,3 @@ def test_registered():
         assert spec.make_train is mod.make_train
         assert spec.config_cls is mod.Config and spec.hparams_cls is mod.HParams
         assert (spec.env_kind, spec.default_env) == ("discrete", "CartPole-v1")
-
-
-def test_evaluation_switch_is_right_under_vmap():
-    # _maybe runs the evaluation for the batch members whose predicate holds
-    # (and skips it entirely when none does); the others get NaN.
-    f = jax.vmap(lambda p, x: onpolicy._maybe(p, lambda: 2.0 * x))
-    out = f(jnp.array([True, False, True]), jnp.array([1.0, 2.0, 3.0]))
-    np.testing.assert_array_equal(out, [2.0, np.nan, 6.0])
-    np.testing.assert_array_equal(f(jnp.array([False]), jnp.array([1.0])), [np.nan])

@@ -14,6 +14,7 @@ from gymnax.environments import spaces  # noqa: E402
 import envs  # noqa: E402
 from envs.envpool_env import EnvPoolEnv  # noqa: E402
 from envs.vector import make_vec  # noqa: E402
+from jaxrl import parallel  # noqa: E402
 from jaxrl.agents import common, dqn, onpolicy, ppo, sac  # noqa: E402
 from jaxrl.cli import main  # noqa: E402
 
@@ -177,11 +178,17 @@ def test_off_policy_agents_train_on_envpool(name, make_train, config, hparams):
     old = jax.config.read("jax_disable_most_optimizations")
     jax.config.update("jax_disable_most_optimizations", True)  # tiny run
     try:
+        # Two seeds sharing one pool, through the same runner as the CLI.
         env, params = envs.make(name, max_steps_in_episode=10)
-        trainer = make_train(config(**OFF_POLICY), env, params)
-        out = jax.jit(trainer)(jax.random.key(0), hparams())
+        trainer = make_train(config(**OFF_POLICY), env, params.replace(lanes=2))
+        both = parallel.run(
+            trainer, hparams(), num_seeds=2, num_chunks=1, progress=False
+        )
     finally:
         jax.config.update("jax_disable_most_optimizations", old)
+    obs = np.asarray(both.state.buffer.data.obs)  # [seeds, capacity, ...]
+    assert not np.array_equal(obs[0], obs[1])  # each seed steps its own envs
+    out = jax.tree.map(lambda x: x[0], both)  # seed 0
     m = jax.tree.map(np.asarray, out.metrics)
     np.testing.assert_array_equal(m["env_steps"], np.arange(1, 13) * 8)
     assert np.isfinite(m["return"]).any()

@@ -48,7 +48,6 @@ branches, i.e. a full evaluation every iteration.
 """
 
 import dataclasses
-import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -62,6 +61,7 @@ from gymnax.environments import spaces
 
 from envs.vector import VecEnv, eval_env, make_vec
 from jaxrl.agents import common
+from jaxrl.agents.common import lazy_cond
 from jaxrl.buffers import replay
 from jaxrl.types import Trainer
 
@@ -358,58 +358,6 @@ def action_space_error(algo: str, want: str, env: Any, space: Any, use: str) -> 
         f"{algo} needs a {want} action space; {name} has {describe_space(space)}: "
         f"use {use}"
     )
-
-
-def _tie(running: jax.Array, x: Any) -> Any:
-    """``x`` (``running`` is True where this is used), written so that it
-    depends on the loop-variant ``running``: ``where(running, x, x + 1)``."""
-    x = jnp.asarray(x) if not isinstance(x, jax.Array) else x
-    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-        impl = jax.random.key_impl(x)
-        data = _tie(running, jax.random.key_data(x))
-        return jax.random.wrap_key_data(data, impl=impl)
-    other = ~x if x.dtype == bool else x + jnp.ones((), x.dtype)
-    return jnp.where(running, x, other)
-
-
-def lazy_cond(
-    pred: jax.Array,
-    true_fn: Callable[..., Any],
-    false_fn: Callable[..., Any],
-    *operands: Any,
-) -> Any:
-    """``lax.cond(pred, true_fn, false_fn, *operands)`` that stays lazy under vmap.
-
-    Under ``jax.vmap`` a ``lax.cond`` whose predicate is batched becomes a
-    ``select`` that evaluates both branches for every element. Written as a
-    ``lax.while_loop`` of at most one trip, ``true_fn`` runs only when the
-    predicate holds for at least one element (a batched ``while_loop`` runs
-    while any element's condition holds) and each element keeps its own
-    branch's result. The off-policy loop's predicates (learning has started,
-    an evaluation iteration) are the same for every seed, so a vmapped run
-    skips the work exactly as an unbatched one does. ``false_fn`` is always
-    evaluated: keep it cheap. Not reverse-mode differentiable.
-
-    ``true_fn`` must depend on the loop only through ``operands`` (pass PRNG
-    keys as operands, not by closure): inside the loop every operand leaf is
-    rewritten as ``where(running, x, x + 1)``, the same value but one that
-    depends on the loop's variant predicate. Otherwise XLA's loop-invariant
-    code motion may hoist the branch, a function of values defined outside
-    the loop, out of the batched loop and compute it every time (measured: a
-    10-episode CartPole evaluation in every iteration, 20x slower; an
-    ``optimization_barrier`` does not survive to that pass on CPU).
-
-    Both branches must return the same structure, shapes and dtypes.
-    """
-
-    def body(carry):
-        running, _ = carry
-        inputs = jax.tree.map(functools.partial(_tie, running), operands)
-        return jnp.zeros((), bool), true_fn(*inputs)
-
-    init = (jnp.asarray(pred, bool), false_fn(*operands))
-    _, out = jax.lax.while_loop(lambda carry: carry[0], body, init)
-    return out
 
 
 def _nan_like(tree: Any) -> Any:

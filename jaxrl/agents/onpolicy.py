@@ -80,7 +80,7 @@ from gymnax.environments import spaces
 
 from envs.vector import VecEnv, eval_env, make_vec
 from jaxrl import nets
-from jaxrl.agents.common import EpisodeStats, evaluate, mean_or_nan
+from jaxrl.agents.common import EpisodeStats, evaluate, lazy_cond, mean_or_nan
 from jaxrl.ops import (
     categorical_entropy,
     categorical_log_prob,
@@ -597,28 +597,6 @@ def _transform(config: Config, max_grad_norm: jax.Array):
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), scale)
 
 
-def _maybe(pred: jax.Array, fn: Callable[[], jax.Array]) -> jax.Array:
-    """``fn()`` if ``pred`` else NaN, skipping the work when ``pred`` is false.
-
-    A ``lax.cond`` would do this unbatched, but under ``vmap`` (seeds, sweeps)
-    its predicate is batched and ``cond`` becomes a ``select`` that runs
-    ``fn`` every time. A ``while_loop`` of at most one trip keeps skipping
-    under ``vmap`` as long as no batch member needs it (all seeds share the
-    iteration count, so they agree).
-    """
-
-    def body(carry):
-        del carry
-        return jnp.bool_(True), jnp.asarray(fn(), jnp.float32)
-
-    def cond(carry):
-        done, _ = carry
-        return pred & ~done
-
-    _, out = jax.lax.while_loop(cond, body, (jnp.bool_(False), jnp.float32(jnp.nan)))
-    return out
-
-
 def make_on_policy_train(
     config: Config,
     env: Any,
@@ -791,14 +769,23 @@ def make_on_policy_train(
         )
         iteration = state.iteration + 1
         if evaluation is not None:
-            eval_return = _maybe(
+
+            def run_eval(key, params):
+                act = lambda _, obs: networks.greedy(params, obs)  # noqa: E731
+                ret = evaluate(key, act, *evaluation, config.eval_episodes)
+                return jnp.asarray(ret, jnp.float32)
+
+            def skip_eval(key, params):
+                del key, params
+                return jnp.float32(jnp.nan)
+
+            # lazy under vmap, and not hoisted out of its loop by XLA
+            eval_return = lazy_cond(
                 iteration % config.eval_every == 0,
-                lambda: evaluate(
-                    eval_key,
-                    lambda _, o: networks.greedy(params, o),
-                    *evaluation,
-                    config.eval_episodes,
-                ),
+                run_eval,
+                skip_eval,
+                eval_key,
+                params,
             )
         else:
             eval_return = jnp.float32(jnp.nan)

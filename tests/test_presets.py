@@ -1,0 +1,92 @@
+"""Named presets: every one resolves, and --preset expands as documented."""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxrl import presets
+from jaxrl.cli import DEFAULT_ALGO, UsageError, _expand_preset, main, resolve
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+import sample_efficiency  # noqa: E402
+
+
+@pytest.mark.parametrize("name", presets.names())
+def test_every_preset_resolves_to_a_valid_run(name):
+    preset = presets.get(name)
+    settings = dict(s.split("=", 1) for s in preset.as_set_args())
+    r = resolve(preset.algo, preset.env, settings, {})
+    config = r["config"]
+    for key, text in preset.settings.items():
+        target = config if hasattr(config, key) else r["hparams"]
+        value = getattr(target, key)
+        expected = sample_value(text)
+        if isinstance(value, tuple):
+            value = list(value)
+        assert value == pytest.approx(expected), (name, key)
+    assert config.eval_every > 0  # samples-to-solve needs evaluations
+    if hasattr(r["hparams"], "validate"):
+        r["hparams"].validate()
+
+
+def sample_value(text):
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _args(**kw):
+    base = dict(algo=DEFAULT_ALGO, env=None, set=[], preset=None)
+    return argparse.Namespace(**{**base, **kw})
+
+
+def test_preset_expands_before_the_users_settings():
+    args = _expand_preset(_args(preset="dqn-cartpole", set=["lr=0.01"]))
+    preset = presets.get("dqn-cartpole")
+    assert args.algo == "dqn" and args.env == "CartPole-v1" and args.preset is None
+    assert args.set[: len(preset.settings)] == preset.as_set_args()
+    assert args.set[-1] == "lr=0.01"  # the user's value comes last and wins
+    args = _expand_preset(_args(algo="dqn", env="Acrobot-v1", preset="dqn-cartpole"))
+    assert args.env == "Acrobot-v1"
+    assert _expand_preset(_args()).set == []  # no preset, nothing changes
+
+
+def test_bad_presets_are_refused(capsys):
+    with pytest.raises(UsageError, match="is for dqn, not ppo"):
+        _expand_preset(_args(algo="ppo", preset="dqn-cartpole"))
+    with pytest.raises(UsageError, match="unknown preset 'nope'; allowed: "):
+        _expand_preset(_args(preset="nope"))
+    assert main(["train", "ppo", "--preset", "dqn-cartpole", "--quiet"]) == 2
+    assert "jaxrl train dqn --preset dqn-cartpole" in capsys.readouterr().err
+
+
+def test_list_shows_presets(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in presets.names():
+        assert name in out
+
+
+def test_steps_to_solve_and_quartiles_count_unsolved_seeds():
+    ev = np.array(
+        [
+            [10.0, 480.0, 500.0, 500.0],  # first reaches 475 at the 2nd evaluation
+            [10.0, 20.0, 30.0, 476.0],
+            [500.0, 10.0, 10.0, 10.0],  # solved at once, then forgot: still counts
+            [10.0, 20.0, 30.0, 40.0],  # never
+        ]
+    )
+    x = np.tile([100.0, 200.0, 300.0, 400.0], (4, 1))
+    steps = sample_efficiency.steps_to_solve(ev, x, 475.0)
+    np.testing.assert_array_equal(steps, [200.0, 400.0, 100.0, np.inf])
+    med, q25, q75 = sample_efficiency.quartiles(steps)
+    assert (med, q25) == (200.0, 100.0) and q75 == 400.0
+    med, _, q75 = sample_efficiency.quartiles(np.array([100.0, np.inf, np.inf]))
+    assert np.isinf(med) and np.isinf(q75)  # fewer than half solved
+    assert sample_efficiency.fmt(np.inf, 30000) == "> 30,000"
