@@ -25,9 +25,11 @@ batching rule, so many seeds share one pool: built with
 fold the seed axis into the pool's env axis, make one call for all seeds, and
 split the results back: seed ``l`` steps envs ``l * num_envs`` to
 ``(l + 1) * num_envs - 1`` (seeded ``seed + l * num_envs + i``). Nested
-``vmap``s fold the same way. A ``vmap`` whose lanes do not add up to ``L`` is
-refused with a message; so is a sweep of several settings whose reset key
-does not vary over the settings (the CLI runs one setting per EnvPool run).
+``vmap``s fold the same way. A ``vmap`` whose lanes do not add up to ``L``
+fails when the compiled call runs, with a message naming both counts (every
+level is traced, so the check cannot stop the trace); so does a sweep of
+several settings whose reset key does not vary over the settings (the CLI
+runs one setting per EnvPool run).
 A pool's state lives in C++: a resumed run continues from a fresh pool, so it
 is not bit-identical to an uninterrupted one.
 
