@@ -60,8 +60,7 @@ def quartiles(steps: np.ndarray) -> tuple[float, float, float]:
 
 def run_preset(name: str, num_seeds: int, seed: int, progress: bool):
     preset = presets.get(name)
-    settings = dict(s.split("=", 1) for s in preset.as_set_args())
-    r = resolve(preset.algo, preset.env, settings, {})
+    r = resolve(preset.algo, preset.env, dict(preset.settings), {})
     trainer = r["spec"].make_train(r["config"], r["env"], r["env_params"])
     t0 = time.perf_counter()
     out = parallel.run(

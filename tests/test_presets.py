@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from jaxrl import presets
-from jaxrl.cli import DEFAULT_ALGO, UsageError, _expand_preset, main, resolve
+from jaxrl.cli import (
+    DEFAULT_ALGO,
+    UsageError,
+    _expand_preset,
+    _parse_value,
+    main,
+    resolve,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 import sample_efficiency  # noqa: E402
@@ -17,28 +24,18 @@ import sample_efficiency  # noqa: E402
 @pytest.mark.parametrize("name", presets.names())
 def test_every_preset_resolves_to_a_valid_run(name):
     preset = presets.get(name)
-    settings = dict(s.split("=", 1) for s in preset.as_set_args())
-    r = resolve(preset.algo, preset.env, settings, {})
+    r = resolve(preset.algo, preset.env, dict(preset.settings), {})
     config = r["config"]
     for key, text in preset.settings.items():
         target = config if hasattr(config, key) else r["hparams"]
         value = getattr(target, key)
-        expected = sample_value(text)
+        expected = _parse_value(text)
         if isinstance(value, tuple):
             value = list(value)
         assert value == pytest.approx(expected), (name, key)
     assert config.eval_every > 0  # samples-to-solve needs evaluations
     if hasattr(r["hparams"], "validate"):
         r["hparams"].validate()
-
-
-def sample_value(text):
-    import json
-
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def _args(**kw):
