@@ -28,9 +28,12 @@ class EpisodeStats:
         return cls(jnp.zeros(num_envs, jnp.float32), jnp.zeros(num_envs, jnp.int32))
 
     def track(self, step: VecStep) -> tuple["EpisodeStats", jax.Array, jax.Array]:
-        """Returns ``(stats, sum of finished returns, number finished)``."""
+        """Returns ``(stats, sum of finished returns, number finished)``.
+
+        A step with ``valid = False`` (EnvPool's delayed reset) is no step of
+        the next episode: it does not count towards its length."""
         running = self.running + step.reward
-        length = self.length + 1
+        length = self.length + step.valid.astype(jnp.int32)
         done = step.terminated | step.truncated
         finished = jnp.sum(jnp.where(done, running, 0.0))
         count = jnp.sum(done)

@@ -430,10 +430,6 @@ def make_trainer(
             action = agent.act(act_key, learner, hp, obs, env_steps)
             step = vec.step(env_key, env_state, agent.to_env(action))
             stats, finished, count = stats.track(step)
-            if masked:  # a delayed reset is no step of the next episode
-                stats = stats.replace(
-                    length=stats.length - (~step.valid).astype(jnp.int32)
-                )
             transition = Transition(
                 obs=obs,
                 action=action,

@@ -655,10 +655,6 @@ def make_on_policy_train(
             action, env_action, log_prob = networks.sample(act_key, params, obs)
             out = vec.step(step_key, env_state, env_action)
             stats, finished, count = stats.track(out)
-            if masked:  # a delayed reset is no step of the next episode
-                stats = stats.replace(
-                    length=stats.length - (~out.valid).astype(jnp.int32)
-                )
             transition = Transition(
                 obs=obs,
                 action=action,
