@@ -18,7 +18,15 @@ from typing import Any
 from envs import bandit, grid, random_walk
 from envs.tabular import TabularEnv, TabularModel
 
-__all__ = ["TabularEnv", "TabularModel", "make", "names", "param_fields", "kind"]
+__all__ = [
+    "TabularEnv",
+    "TabularModel",
+    "coerce",
+    "kind",
+    "make",
+    "names",
+    "param_fields",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,20 +123,45 @@ def param_fields(params: Any) -> dict[str, Any]:
     return {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
 
 
-def _coerce(name: str, field: str, old: Any, value: Any) -> Any:
-    """Give ``value`` the type of the default it replaces (CLI strings, lists)."""
-    if isinstance(old, tuple):
-        if not isinstance(value, list | tuple):
-            raise ValueError(f"{name}: {field} takes a list, got {value!r}")
-        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+def coerce(owner: str, field: str, old: Any, value: Any) -> Any:
+    """``value`` with the type of the default ``old`` it replaces.
+
+    The one checker for every setting given by name (env params here, and the
+    configs and hyperparameters of :func:`jaxrl.config.resolve`): a bool takes
+    only true/false, an int an integer (``5e5`` passes), a float any number, a
+    string a string and a tuple a list (nested lists become tuples; one
+    integer is a list of one).
+
+    Raises:
+        ValueError: naming ``owner``, ``field``, what it takes and what it got.
+    """
+
+    def wrong(what: str) -> ValueError:
+        return ValueError(f"{owner}: {field} takes {what}, got {value!r}")
+
+    number = isinstance(value, int | float) and not isinstance(value, bool)
     if isinstance(old, bool):
-        return bool(value)
-    if isinstance(old, int) and not isinstance(old, bool):
-        if isinstance(value, float) and not value.is_integer():
-            raise ValueError(f"{name}: {field} takes an integer, got {value!r}")
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+        return value
+    if isinstance(old, int):
+        if not number or not float(value).is_integer():
+            raise wrong("an integer")
         return int(value)
     if isinstance(old, float):
+        if not number:
+            raise wrong("a number")
         return float(value)
+    if isinstance(old, str):
+        if not isinstance(value, str):
+            raise wrong("a string")
+        return value
+    if isinstance(old, tuple):
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]  # one number for a list of one: hidden_sizes=64
+        if not isinstance(value, list | tuple):
+            raise wrong("a list, e.g. [1, 2]")
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
     return value
 
 
@@ -171,7 +204,7 @@ def make(name: str, **overrides: Any) -> tuple[Any, Any]:
             f"{', '.join(fields)}"
         )
     params = params.replace(
-        **{k: _coerce(name, k, fields[k], v) for k, v in overrides.items()}
+        **{k: coerce(name, k, fields[k], v) for k, v in overrides.items()}
     )
     if spec is not None:
         spec.validate(params)

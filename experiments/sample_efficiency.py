@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 from jaxrl import parallel, presets, stats  # noqa: E402
-from jaxrl.cli import resolve  # noqa: E402
+from jaxrl.config import resolve  # noqa: E402
 
 DEFAULT = (
     "ppo-cartpole",

@@ -34,9 +34,12 @@ Example::
 """
 
 import json
+import logging
 import math
 import os
-from collections.abc import Mapping
+import sys
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -44,6 +47,7 @@ import numpy as np
 
 __all__ = [
     "Checkpoint",
+    "CheckpointError",
     "Checkpointer",
     "FingerprintMismatchError",
     "check_fingerprint",
@@ -59,6 +63,10 @@ _STATE, _HISTORY, _META = "state", "history", "meta"
 
 class FingerprintMismatchError(ValueError):
     """A checkpoint belongs to a different run than the one resuming it."""
+
+
+class CheckpointError(RuntimeError):
+    """No checkpoint in a folder that holds some can be read."""
 
 
 class Checkpoint(NamedTuple):
@@ -313,12 +321,115 @@ class Checkpointer:
         metrics = {k: np.asarray(history[k]) for k in meta["metric_names"]}
         return Checkpoint(int(meta["step"]), out[_STATE], metrics, meta["fingerprint"])
 
+    def restore_intact(
+        self,
+        template: Any,
+        *,
+        fingerprint: Mapping[str, Any] | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> Checkpoint:
+        """The newest checkpoint that reads back, onto ``template``.
+
+        A checkpoint that cannot be read (a truncated or missing file, a
+        damaged ``meta``) is moved out of the way, into the folder
+        ``<directory>-unreadable/<step>`` (kept, not deleted; the run then
+        saves that step afresh), ``log`` is told, and the next older one is
+        tried. A fingerprint mismatch is not damage: it is raised at once.
+
+        Raises:
+            FileNotFoundError: no checkpoint in the folder.
+            FingerprintMismatchError: the newest readable checkpoint is of
+                another run.
+            CheckpointError: none can be read; the message lists why.
+        """
+        steps = self.all_steps()
+        if not steps:
+            raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        _quiet_closed_loop_callbacks()
+        failures = []
+        for step in reversed(steps):
+            try:
+                return self.restore(template, step=step, fingerprint=fingerprint)
+            except FingerprintMismatchError:
+                raise
+            except Exception as e:  # noqa: BLE001 - any damage: try the next
+                _quiet_failed_reads()
+                text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                if len(text) > 160:
+                    text = text[:157] + "..."
+                reason = f"{type(e).__name__}: {text}"
+                failures.append(f"after {step} iterations: {reason}")
+                aside = self._move_aside(step)
+                if log is not None:
+                    log(
+                        f"the checkpoint after {step} iterations cannot be read "
+                        f"({reason}); moved it to {aside} and trying the one "
+                        "before it"
+                    )
+        raise CheckpointError(
+            f"no checkpoint in {self.directory} can be read ("
+            + "; ".join(failures)
+            + f"); the unreadable ones are in {self.directory}-unreadable. "
+            "Start the run over in another folder, or delete this one"
+        )
+
+    def _move_aside(self, step: int) -> Path:
+        """Move step ``step``'s folder to ``<directory>-unreadable/``."""
+        aside_dir = self.directory.with_name(self.directory.name + "-unreadable")
+        aside_dir.mkdir(parents=True, exist_ok=True)
+        target = aside_dir / str(step)
+        i = 1
+        while target.exists():
+            i += 1
+            target = aside_dir / f"{step}-{i}"
+        (self.directory / str(step)).rename(target)
+        self._manager.reload()
+        return target
+
     def _resolve_step(self, step: int | None) -> int:
         if step is None:
             step = self.latest_step()
             if step is None:
                 raise FileNotFoundError(f"no checkpoint in {self.directory}")
         return int(step)
+
+
+def _quiet_closed_loop_callbacks() -> None:
+    """Silence what a failed orbax restore leaves behind: tensorstore threads
+    that go on calling back into the closed asyncio loop of the failed read,
+    each reporting ``RuntimeError: Event loop is closed`` with a traceback
+    through ``sys.unraisablehook``. Only that error is dropped; every other
+    one reaches the hook that was there before."""
+    previous = sys.unraisablehook
+    if getattr(previous, "_jaxrl_quiet", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        value = unraisable.exc_value
+        if isinstance(value, RuntimeError) and str(value) == "Event loop is closed":
+            return
+        previous(unraisable)
+
+    hook._jaxrl_quiet = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
+
+
+class _FailedReadFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "exception was never retrieved" not in str(record.msg)
+
+
+def _quiet_failed_reads() -> None:
+    """After a failed restore, the read tasks it left unawaited are logged by
+    asyncio when collected ("Task/Future exception was never retrieved", with the
+    same error again): drop those records; the error is already reported."""
+    logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, _FailedReadFilter) for f in logger.filters):
+        logger.addFilter(_FailedReadFilter())
+    # ... and its coroutines that never ran warn when collected.
+    warnings.filterwarnings(
+        "ignore", message="coroutine .* was never awaited", category=RuntimeWarning
+    )
 
 
 def save(

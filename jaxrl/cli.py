@@ -10,14 +10,29 @@ The run executes in compiled chunks (``--chunks``) and saves a checkpoint in
 ``DIR/checkpoints/`` after each one (``--no-checkpoint`` turns this off); its
 settings are written to ``DIR/run_args.json`` before training starts, so
 ``jaxrl train --resume DIR`` continues a killed run and ends with the run
-folder, bit for bit, that an uninterrupted run writes.
+folder, bit for bit, that an uninterrupted run writes. A checkpoint that
+cannot be read is moved to ``DIR/checkpoints-unreadable/`` and the run
+resumes from the one before it.
+
+Nothing is overwritten by accident: an ``--out`` that exists and is not empty
+is refused unless ``--overwrite`` is given, and that replaces only a run
+folder of ``jaxrl train``. After every chunk the losses and the state are
+checked: a NaN or infinite parameter, or a loss at or past
+``--divergence-threshold`` in magnitude, stops the run with a message naming
+the metric and the iteration, and the folder keeps the metrics up to there.
+
+The command line is checked before JAX is imported, so a mistyped flag,
+setting or name is answered at once. Exit status: 0 done, 2 usage error,
+3 the run stopped (diverged, or its folder could not be written), 130
+interrupted.
 """
 
 import argparse
-import dataclasses
-import itertools
 import json
 import math
+import os
+import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,6 +40,7 @@ from typing import Any
 
 DEFAULT_ALGO = "q_learning"
 DEFAULT_SEEDS = 1000
+DIVERGENCE_THRESHOLD = 1e10
 RUN_ARGS = "run_args.json"
 CHECKPOINTS = "checkpoints"
 # The arguments that define a run: stored in RUN_ARGS, reused by --resume.
@@ -36,141 +52,59 @@ class UsageError(ValueError):
     """Bad command-line input; printed without a traceback."""
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        if text.lower() in ("true", "false"):
-            return text.lower() == "true"
-        return text
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def _parse_assignments(items: list[str], flag: str) -> dict[str, str]:
-    out = {}
+    """``["key=value", ...]`` as a dict; a malformed or repeated key is a
+    usage error."""
+    out: dict[str, str] = {}
     for item in items:
-        if "=" not in item:
+        key, eq, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or not key:
             raise UsageError(f"{flag} takes key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        out[key.strip()] = value.strip()
+        if key in out:
+            raise UsageError(
+                f"{flag} {key} is given twice ({out[key]!r} and {value!r}); give "
+                "it once"
+            )
+        out[key] = value
     return out
 
 
-def _fields(obj_or_cls: Any) -> dict[str, Any]:
-    return {
-        f.name: (
-            getattr(obj_or_cls, f.name)
-            if not isinstance(obj_or_cls, type)
-            else f.default
-        )
-        for f in dataclasses.fields(obj_or_cls)
-    }
+def _parse_sweeps(items: list[str]) -> dict[str, list[str]]:
+    """``["key=v1,v2", ...]`` as ``{key: [v1, v2]}``; an empty value (``0.1,,0.5``
+    or a trailing comma) is a usage error."""
+    out = {}
+    for key, text in _parse_assignments(items, "--sweep").items():
+        values = [v.strip() for v in text.split(",")]
+        if not text or any(not v for v in values):
+            raise UsageError(
+                f"--sweep {key}={text}: an empty value; give values separated by "
+                "single commas, e.g. --sweep alpha=0.1,0.5"
+            )
+        out[key] = values
+    return out
 
 
 def resolve(
     algo: str,
     env_name: str | None,
     settings: dict[str, str],
-    sweeps: dict[str, str],
+    sweeps: dict[str, Any],
 ) -> dict[str, Any]:
-    """Resolve names and ``key=value`` settings into config, hparams and env.
+    """:func:`jaxrl.config.resolve`, its errors as usage errors; ``sweeps``
+    values may be ``"v1,v2"`` text."""
+    from jaxrl import config
 
-    A key names a field of the algorithm's ``Config`` or ``HParams``, or of the
-    environment's params (``env.`` prefix optional when unambiguous).
-
-    Raises:
-        UsageError: unknown names or keys, with what is allowed.
-    """
-    import envs
-    from jaxrl import registry
-
-    try:
-        spec = registry.get(algo)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    env_name = env_name or spec.default_env
-    try:
-        env_kind = envs.kind(env_name)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    if env_kind != spec.env_kind and not (
-        spec.env_kind in ("discrete", "continuous")
-        and env_kind in ("gymnax", "envpool")
-    ):
-        raise UsageError(
-            f"{algo} needs a {spec.env_kind} environment; {env_name} is {env_kind}. "
-            f"Try --env {spec.default_env}"
-        )
-    _, default_env_params = envs.make(env_name)
-    config_keys = _fields(spec.config_cls)
-    hparam_keys = _fields(spec.hparams_cls)
-    env_keys = envs.param_fields(default_env_params)
-    config_over, hparam_over, env_over = {}, {}, {}
-    for key, text in settings.items():
-        value = _parse_value(text)
-        if key.startswith("env."):
-            target, name = env_over, key[4:]
-            if name not in env_keys:
-                raise UsageError(
-                    f"{env_name} has no parameter {name!r}; allowed: "
-                    f"{', '.join(env_keys)}"
-                )
-        elif key in config_keys:
-            target, name = config_over, key
-        elif key in hparam_keys:
-            target, name = hparam_over, key
-        elif key in env_keys:
-            target, name = env_over, key
-        else:
-            raise UsageError(
-                f"unknown setting {key!r} for {algo} on {env_name}; allowed: "
-                f"config: {', '.join(config_keys)}; hparams: "
-                f"{', '.join(hparam_keys)}; env: {', '.join(env_keys)}"
-            )
-        target[name] = value
-    sweep_values = {}
-    for key, text in sweeps.items():
-        if key not in hparam_keys:
-            raise UsageError(
-                f"--sweep takes hyperparameters ({', '.join(hparam_keys)}); "
-                f"{key!r} is not one (config and env settings set shapes and "
-                "cannot be swept in one compiled call)"
-            )
-        values = [_parse_value(v) for v in text.split(",") if v.strip()]
-        if not values:
-            raise UsageError(f"--sweep {key}= needs at least one value")
-        sweep_values[key] = values
-    try:
-        env, env_params = envs.make(env_name, **env_over)
-        config = spec.config_cls(**config_over)
-        hparams = spec.hparams_cls(**{k: float(v) for k, v in hparam_over.items()})
-        if hasattr(hparams, "validate"):
-            hparams.validate()
-    except (ValueError, TypeError) as e:
-        raise UsageError(str(e)) from None
-    return {
-        "spec": spec,
-        "env_name": env_name,
-        "env": env,
-        "env_params": env_params,
-        "config": config,
-        "hparams": hparams,
-        "sweep": sweep_values,
+    sweeps = {
+        k: v.split(",") if isinstance(v, str) else list(v) for k, v in sweeps.items()
     }
-
-
-def _jsonable(x: Any) -> Any:
-    import numpy as np
-
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return {f.name: _jsonable(getattr(x, f.name)) for f in dataclasses.fields(x)}
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if hasattr(x, "shape"):
-        arr = np.asarray(x)
-        return arr.item() if arr.ndim == 0 else arr.tolist()
-    return x
+    try:
+        return config.resolve(algo, env_name, settings, sweeps)
+    except config.ConfigError as e:
+        raise UsageError(str(e)) from None
 
 
 def _train_defaults() -> dict[str, Any]:
@@ -195,8 +129,12 @@ def _resume_args(args: argparse.Namespace) -> argparse.Namespace:
     missing = [k for k in _RUN_KEYS if k not in stored]
     if missing:
         raise UsageError(f"--resume {folder}: {path} lacks {', '.join(missing)}")
+    if getattr(args, "preset", None):
+        raise UsageError("--resume takes the run's settings; drop --preset")
     if getattr(args, "no_checkpoint", False):
         raise UsageError("--resume continues from checkpoints; drop --no-checkpoint")
+    if getattr(args, "overwrite", False):
+        raise UsageError("--resume continues the run in its folder; drop --overwrite")
     if args.out is not None and Path(args.out) != folder:
         raise UsageError(f"--resume {folder} writes into {folder}; drop --out")
     defaults = _train_defaults()
@@ -242,9 +180,8 @@ def _check_envpool_run(args: argparse.Namespace, r: dict[str, Any]) -> None:
             f"--sweep: an EnvPool environment ({name}) runs one setting per "
             "process (the seeds of a run share its pool); pass one value per key"
         )
-    assigned = _parse_assignments(args.set, "--set")
     for key in ("seed", "env.seed", "lanes", "env.lanes"):
-        if key in assigned:
+        if key in args.settings:
             raise UsageError(
                 f"{name}: --set {key}= is set by the run itself (the pool is "
                 "seeded with --seed and holds --seeds lanes)"
@@ -255,8 +192,8 @@ def _check_envpool_run(args: argparse.Namespace, r: dict[str, Any]) -> None:
 
 
 def _expand_preset(args: argparse.Namespace) -> argparse.Namespace:
-    """``--preset NAME`` as the algorithm, the default ``--env`` and ``--set``
-    values ahead of the user's own (which win)."""
+    """``--preset NAME`` as the algorithm, the default ``--env`` and settings
+    under the user's own ``--set`` values (which win)."""
     from jaxrl import presets
 
     name = getattr(args, "preset", None)
@@ -274,99 +211,170 @@ def _expand_preset(args: argparse.Namespace) -> argparse.Namespace:
             f"--preset {name} is for {preset.algo}, not {algo}: use "
             f"`jaxrl train {preset.algo} --preset {name}`"
         )
+    merged = {**preset.settings, **_parse_assignments(args.set, "--set")}
     return argparse.Namespace(
         **{
             **vars(args),
             "algo": algo,
             "env": args.env or preset.env,
-            "set": preset.as_set_args() + list(args.set),
+            "set": [f"{k}={v}" for k, v in merged.items()],
             "preset": None,
         }
     )
 
 
+def _check_command_line(args: argparse.Namespace) -> argparse.Namespace:
+    """Everything about the command line that needs no JAX: counts, the
+    ``--set``/``--sweep`` syntax, names of algorithm and preset, ``--resume``
+    and ``--out``. Returns ``args`` with the preset expanded and ``settings``
+    and ``sweeps`` parsed."""
+    from jaxrl import registry
+
+    if getattr(args, "resume", None) is not None:
+        args = _resume_args(args)
+    for flag, value in (("--seeds", args.seeds), ("--chunks", args.chunks)):
+        if value < 1:
+            raise UsageError(f"{flag} {value} must be >= 1")
+    if args.divergence_threshold <= 0 or math.isnan(args.divergence_threshold):
+        raise UsageError(
+            f"--divergence-threshold {args.divergence_threshold} must be > 0 "
+            "(inf checks for NaN and inf only)"
+        )
+    _parse_assignments(args.set, "--set")  # syntax first, then the preset
+    args = _expand_preset(args)
+    try:
+        registry.check_name(args.algo)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    settings = _parse_assignments(args.set, "--set")
+    sweeps = _parse_sweeps(args.sweep)
+    both = sorted(set(settings) & set(sweeps))
+    if both:
+        raise UsageError(
+            f"{', '.join(both)}: both --set and --sweep; give each key once"
+        )
+    args = argparse.Namespace(**{**vars(args), "settings": settings, "sweeps": sweeps})
+    if args.out is not None:
+        _check_out(Path(args.out), args)
+    return args
+
+
+def _check_out(out: Path, args: argparse.Namespace) -> None:
+    """Refuse an ``--out`` that cannot be written, or that holds something
+    other than this run's own resumable folder (unless ``--overwrite``, which
+    replaces a run folder, never other files)."""
+    resuming = getattr(args, "resume", None) is not None
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: {existing} is not writable")
+    if resuming or existing != out:
+        return
+    content = sorted(p.name for p in out.iterdir())
+    if not content:
+        return
+    shown = ", ".join(content[:5]) + (", ..." if len(content) > 5 else "")
+    run_folder = bool({RUN_ARGS, "config.json", CHECKPOINTS} & set(content))
+    if args.overwrite:
+        if not run_folder:
+            raise UsageError(
+                f"--overwrite replaces a run folder of `jaxrl train` only; {out} "
+                f"holds other files ({shown}): choose another --out"
+            )
+        return
+    has_checkpoints = (out / CHECKPOINTS).is_dir() and any(
+        (out / CHECKPOINTS).iterdir()
+    )
+    if has_checkpoints:
+        raise UsageError(
+            f"{out} already holds checkpoints of a run; continue it with "
+            f"`jaxrl train --resume {out}`, replace it with --overwrite, or "
+            "choose another --out"
+        )
+    raise UsageError(
+        f"--out {out} exists and is not empty ({shown}); choose another --out, "
+        "or pass --overwrite to replace it"
+    )
+
+
+def _default_out(algo: str, env_name: str) -> Path:
+    """``runs/ALGO-ENV-TIME`` (no colons; ``-2``, ``-3``, ... if taken)."""
+    stem = _SAFE_NAME.sub("-", f"{algo}-{env_name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out, i = Path("runs") / stem, 1
+    while out.exists():
+        i += 1
+        out = Path("runs") / f"{stem}-{i}"
+    return out
+
+
 def train(args: argparse.Namespace) -> Path:
+    args = _check_command_line(args)  # no JAX yet: usage errors come fast
+    resuming = getattr(args, "resume", None) is not None
+
     import jax
 
+    from jaxrl import config as jaxrl_config
     from jaxrl import parallel
-    from jaxrl.checkpoint import FingerprintMismatchError, latest_step
-    from jaxrl.results import write_run
+    from jaxrl.checkpoint import CheckpointError, FingerprintMismatchError
+    from jaxrl.results import to_jsonable
 
-    resuming = getattr(args, "resume", None) is not None
-    if resuming:
-        if getattr(args, "preset", None):
-            raise UsageError("--resume takes the run's settings; drop --preset")
-        args = _resume_args(args)
-    args = _expand_preset(args)
-    r = resolve(
-        args.algo,
-        args.env,
-        _parse_assignments(args.set, "--set"),
-        _parse_assignments(args.sweep, "--sweep"),
-    )
+    r = resolve(args.algo, args.env, args.settings, args.sweeps)
     spec, config, hparams = r["spec"], r["config"], r["hparams"]
-    if args.seeds < 1:
-        raise UsageError(f"--seeds {args.seeds} must be >= 1")
     if r["env_name"].startswith("envpool:"):
         _check_envpool_run(args, r)
     labels = None
     run_hparams = hparams
     if r["sweep"]:
-        keys = list(r["sweep"])
-        grid = list(itertools.product(*(r["sweep"][k] for k in keys)))
-        settings = []
-        for combo in grid:
-            hp = hparams.replace(
-                **{k: float(v) for k, v in zip(keys, combo, strict=True)}
-            )
-            try:
-                hp.validate() if hasattr(hp, "validate") else None
-            except ValueError as e:
-                raise UsageError(str(e)) from None
-            settings.append(hp)
-        labels = [
-            ", ".join(f"{k}={v}" for k, v in zip(keys, c, strict=True)) for c in grid
-        ]
+        try:
+            settings, labels = jaxrl_config.expand_sweep(hparams, r["sweep"])
+        except jaxrl_config.ConfigError as e:
+            raise UsageError(str(e)) from None
         run_hparams = parallel.stack(settings)
-    out = Path(
-        args.out
-        or Path("runs")
-        / f"{spec.name}-{r['env_name']}-{time.strftime('%Y%m%d-%H%M%S')}"
-    )
-    checkpoints = None if getattr(args, "no_checkpoint", False) else out / CHECKPOINTS
-    done = latest_step(checkpoints) if checkpoints is not None else None
-    if done is not None and not resuming:
-        raise UsageError(
-            f"{out} already holds checkpoints of a run; continue it with "
-            f"`jaxrl train --resume {out}`, or choose another --out (or delete "
-            f"{checkpoints} to start over)"
-        )
+    out = Path(args.out) if args.out else _default_out(spec.name, r["env_name"])
     try:
         trainer = spec.make_train(config, r["env"], r["env_params"])
     except ValueError as e:  # e.g. an action space the agent cannot use
         raise UsageError(str(e)) from None
+    checkpoints = None if args.no_checkpoint else out / CHECKPOINTS
+    try:
+        if args.overwrite and out.exists():
+            shutil.rmtree(out)
+        if not resuming:
+            _write_run_args(out, args, r["env_name"])
+    except OSError as e:
+        raise UsageError(f"cannot write the run folder {out}: {e}") from None
     print(
         f"{spec.name} on {r['env_name']}: {args.seeds} seeds"
         + (f" x {len(labels)} settings" if labels else "")
         + f", {trainer.num_iterations} iterations, on {jax.default_backend()}",
         file=sys.stderr,
     )
-    if resuming:
+    if resuming and not any(checkpoints.glob("[0-9]*")):
         print(
-            f"resuming {out} after {done} of {trainer.num_iterations} iterations"
-            if done is not None
-            else f"no checkpoint in {checkpoints} yet: starting from the beginning",
+            f"no checkpoint in {checkpoints} yet: starting from the beginning",
             file=sys.stderr,
         )
-    else:
-        _write_run_args(out, args, r["env_name"])
     fingerprint = {
         "algorithm": spec.name,
         "env": r["env_name"],
-        "config": _jsonable(config),
-        "hparams": _jsonable(hparams),
+        "config": to_jsonable(config),
+        "hparams": to_jsonable(hparams),
         "sweep": r["sweep"],
-        "env_params": _jsonable(r["env_params"]),
+        "env_params": to_jsonable(r["env_params"]),
+    }
+    resolved = {
+        "algorithm": spec.name,
+        "env": r["env_name"],
+        "seeds": args.seeds,
+        "seed": args.seed,
+        "config": config,
+        "hparams": hparams,
+        "sweep": r["sweep"],
+        "env_params": r["env_params"],
+        "backend": jax.default_backend(),
     }
     t0 = time.perf_counter()
     try:
@@ -381,37 +389,59 @@ def train(args: argparse.Namespace) -> Path:
             desc=spec.name,
             checkpoint_dir=checkpoints,
             fingerprint=fingerprint,
+            divergence_threshold=args.divergence_threshold,
+            log=lambda message: print(message, file=sys.stderr),
         )
-    except FingerprintMismatchError as e:
+    except (FingerprintMismatchError, CheckpointError) as e:
         raise UsageError(str(e)) from None
+    except parallel.DivergenceError as e:
+        resolved["stopped"] = {"reason": str(e), "after_iteration": e.iteration}
+        _write_results(out, resolved, spec, config, e.metrics, labels, None, r)
+        raise RunError(
+            f"{e}\nThe run stopped; {out} holds its metrics up to there."
+        ) from None
     except KeyboardInterrupt:
-        if checkpoints is not None and latest_step(checkpoints) is not None:
+        if checkpoints is not None and any(checkpoints.glob("[0-9]*")):
             print(
                 f"\ninterrupted; continue with `jaxrl train --resume {out}`",
                 file=sys.stderr,
             )
         raise
-    seconds = time.perf_counter() - t0
-    resolved = {
-        "algorithm": spec.name,
-        "env": r["env_name"],
-        "seeds": args.seeds,
-        "seed": args.seed,
-        "config": _jsonable(config),
-        "hparams": _jsonable(hparams),
-        "sweep": r["sweep"],
-        "env_params": _jsonable(r["env_params"]),
-        "backend": jax.default_backend(),
-        "wall_seconds": round(seconds, 3),
-    }
-    x_name, x = _x_axis(spec, config, output.metrics)
-    summary = write_run(
-        out, config=resolved, metrics=output.metrics, x_name=x_name, x=x, labels=labels
+    resolved["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    summary = _write_results(
+        out, resolved, spec, config, output.metrics, labels, output.state, r
     )
-    _plot_state(out, r, output.state, sweep=bool(labels))
     print(summary.format_table(), file=sys.stderr)
     print(str(out))
     return out
+
+
+class RunError(RuntimeError):
+    """A run that could not finish (it diverged); exit status 3."""
+
+
+def _write_results(
+    out: Path,
+    resolved: dict[str, Any],
+    spec: Any,
+    config: Any,
+    metrics: dict,
+    labels: list[str] | None,
+    state: Any,
+    r: dict[str, Any],
+) -> Any:
+    from jaxrl.results import write_run
+
+    x_name, x = _x_axis(spec, config, metrics)
+    try:
+        summary = write_run(
+            out, config=resolved, metrics=metrics, x_name=x_name, x=x, labels=labels
+        )
+        if state is not None:
+            _plot_state(out, r, state, sweep=bool(labels))
+    except OSError as e:
+        raise RunError(f"cannot write the run folder {out}: {e}") from None
+    return summary
 
 
 def _x_axis(spec: Any, config: Any, metrics: dict) -> tuple[str, Any]:
@@ -499,6 +529,12 @@ def list_all(args: argparse.Namespace) -> None:
         print("\n`jaxrl list -v` shows every setting and its default.")
 
 
+def _fields(cls: type) -> dict[str, Any]:
+    from jaxrl.config import fields
+
+    return fields(cls)
+
+
 def _fmt_fields(fields: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in fields.items())
 
@@ -554,6 +590,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run folder --out if it holds an earlier run",
+    )
+    t.add_argument(
+        "--divergence-threshold",
+        type=float,
+        default=DIVERGENCE_THRESHOLD,
+        metavar="X",
+        help="stop the run (exit status 3) when a loss reaches |X| or a loss or "
+        "parameter is NaN or inf, at the end of that chunk "
+        f"(default {DIVERGENCE_THRESHOLD:g}; inf: NaN and inf only)",
+    )
+    t.add_argument(
         "--resume",
         default=None,
         metavar="DIR",
@@ -574,12 +624,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; exit status 0 on success, 2 for a usage error, 3 for
+    a run that stopped (it diverged, or its folder could not be written) and
+    130 when interrupted."""
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
     except UsageError as e:
         print(f"jaxrl: error: {e}", file=sys.stderr)
         return 2
+    except RunError as e:
+        print(f"jaxrl: error: {e}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("jaxrl: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -16,6 +16,7 @@ the same folder and settings continues from its latest checkpoint: it reuses
 the same compiled chunk, so it ends bit-identical to an uninterrupted run.
 """
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,8 @@ def run(
     on_chunk: Callable[[int, Any, dict[str, np.ndarray]], None] | None = None,
     checkpoint_dir: str | Path | None = None,
     fingerprint: Mapping[str, Any] | None = None,
+    divergence_threshold: float | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> TrainOutput:
     """Run ``trainer`` over seeds (and sweep settings), in compiled chunks.
 
@@ -125,6 +128,14 @@ def run(
             adds the seed, ``num_seeds``, ``sweep``, the iteration and chunk
             counts, the hyperparameter values and the state's leaf shapes and
             dtypes; a checkpoint whose fingerprint differs is refused.
+        divergence_threshold: if given, after each chunk the metrics whose
+            name contains ``loss`` are checked for NaN, inf and magnitudes
+            ``>= divergence_threshold``, and the state's floating-point leaves
+            (parameters, optimiser state, tables) for NaN and inf; a hit
+            raises :class:`DivergenceError` before that chunk's checkpoint is
+            saved. ``math.inf`` checks for non-finite values only.
+        log: called with a line of text for what the user should know:
+            resuming from a checkpoint, skipping an unreadable one.
 
     Returns:
         ``TrainOutput`` with state leaves ``[H, N, ...]`` (sweep) or
@@ -134,6 +145,12 @@ def run(
         ValueError: a hyperparameter is out of range, or ``checkpoint_dir``
             holds a checkpoint of a different run (the message names what
             differs).
+        jaxrl.checkpoint.CheckpointError: ``checkpoint_dir`` holds
+            checkpoints but none can be read. An unreadable newest checkpoint
+            is moved aside (see :meth:`~jaxrl.checkpoint.Checkpointer.restore_intact`)
+            and the run continues from the newest intact one.
+        DivergenceError: the run diverged (see ``divergence_threshold``); it
+            carries the metrics up to the end of that chunk.
     """
     _validate(hparams)
     keys = _shard_seeds(seed_keys(seed, num_seeds))
@@ -161,13 +178,17 @@ def run(
         ckpt = Checkpointer(checkpoint_dir)
         if ckpt.latest_step() is not None:
             try:
-                saved = ckpt.restore(state, fingerprint=full_fingerprint)
+                saved = ckpt.restore_intact(
+                    state, fingerprint=full_fingerprint, log=log
+                )
             except BaseException:
                 ckpt.close()
                 raise
             state, done = saved.state, saved.step
             if saved.metrics:
                 chunks.append(saved.metrics)
+            if log is not None:
+                log(f"resuming after {done} of {total} iterations")
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -179,6 +200,13 @@ def run(
             state, metrics = advance(state, n)
             chunks.append(jax.tree.map(np.asarray, metrics))
             done += n
+            if divergence_threshold is not None:
+                problem = _divergence(
+                    chunks[-1], state, divergence_threshold, done - n, sweep
+                )
+                if problem is not None:
+                    message, first = problem
+                    raise DivergenceError(message, first, done, _concat(chunks))
             if bar is not None:
                 bar.update(n)
                 shown = _progress_metric(chunks[-1])
@@ -198,6 +226,106 @@ def run(
         if ckpt is not None:
             ckpt.close()
     return TrainOutput(state, _concat(chunks))
+
+
+class DivergenceError(RuntimeError):
+    """A run whose losses or parameters went non-finite or past the bound.
+
+    Attributes:
+        first_iteration: the first iteration (1-based) at which a loss metric
+            was bad; for parameters alone, the end of the chunk.
+        iteration: iterations done when the run stopped (a chunk's end).
+        metrics: the metrics up to ``iteration``, ``[..., iteration]``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        first_iteration: int,
+        iteration: int,
+        metrics: dict[str, np.ndarray],
+    ):
+        super().__init__(message)
+        self.first_iteration = first_iteration
+        self.iteration = iteration
+        self.metrics = metrics
+
+
+@jax.jit
+def _finite_leaves(leaves: list[jax.Array]) -> jax.Array:
+    return jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])
+
+
+def _divergence(
+    metrics: Mapping[str, np.ndarray],
+    state: Any,
+    threshold: float,
+    offset: int,
+    sweep: bool,
+) -> tuple[str, int] | None:
+    """``(message, first iteration)`` if the chunk diverged, else None.
+
+    A loss metric (name contains ``loss``) that is infinite or reaches
+    ``threshold`` in magnitude has diverged; NaN is how a metric says "no value
+    this iteration" (a loss before learning starts), so a NaN loss is not
+    evidence by itself. Every floating-point leaf of ``state`` must be finite
+    (reduced on the device: one bool per leaf comes back); a NaN loss then
+    dates it."""
+
+    def where_text(index: tuple[int, ...]) -> str:
+        if sweep:
+            return f" (setting {index[0]}, seed {index[1]})"
+        return f" (seed {index[0]})" if index else ""
+
+    def first_bad(bad: np.ndarray) -> tuple[int, tuple[int, ...]] | None:
+        if not bad.any():
+            return None
+        t = int(np.argmax(bad.reshape(-1, bad.shape[-1]).any(axis=0)))
+        return t, tuple(int(i) for i in np.argwhere(bad[..., t])[0])
+
+    losses = {k: np.asarray(v, np.float64) for k, v in metrics.items() if "loss" in k}
+    worst = None
+    for name, values in losses.items():
+        with np.errstate(invalid="ignore"):
+            hit = first_bad(np.isinf(values) | (np.abs(values) >= threshold))
+        if hit is not None and (worst is None or hit[0] < worst[0]):
+            worst = (*hit, name, float(values[(*hit[1], hit[0])]))
+    if worst is not None:
+        t, index, name, value = worst
+        what = f"|{value:.3g}| >= {threshold:g}" if math.isfinite(value) else "inf"
+        return (
+            f"training diverged: loss metric {name!r} is {what} at iteration "
+            f"{offset + t + 1}{where_text(index)}. Lower the learning rate, or set "
+            "--divergence-threshold (inf checks for NaN and inf only)",
+            offset + t + 1,
+        )
+    paths, leaves = [], []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
+        if jnp.issubdtype(leaf.dtype, jnp.floating):
+            paths.append(jax.tree_util.keystr(path))
+            leaves.append(leaf)
+    ok = np.asarray(_finite_leaves(leaves)) if leaves else np.ones(0, bool)
+    if ok.all():
+        return None
+    names = [p for p, good in zip(paths, ok, strict=True) if not good]
+    length = next(iter(metrics.values())).shape[-1] if metrics else 0
+    end = offset + length
+    first, dated = end, ""
+    for name, values in losses.items():
+        # NaN after a value, in this chunk: where the loss broke.
+        seen = np.cumsum(~np.isnan(values), axis=-1) > 0
+        hit = first_bad(np.isnan(values) & seen)
+        if hit is not None and offset + hit[0] + 1 < first:
+            first = offset + hit[0] + 1
+            dated = f"; loss metric {name!r} is NaN from iteration {first}" + (
+                where_text(hit[1])
+            )
+    shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+    return (
+        f"training diverged: the state holds NaN or inf after iteration {end} "
+        f"(in {shown}){dated}. Lower the learning rate",
+        first,
+    )
 
 
 def _fingerprint(

@@ -24,6 +24,30 @@ class AlgoSpec:
 
 _ALGOS: dict[str, AlgoSpec] = {}
 
+# The built-in algorithms by name, known without importing them (and so
+# without importing JAX): the command line checks a name before it loads
+# anything heavy. tests/test_cli.py checks that this equals what registers.
+BUILTIN = (
+    "a2c",
+    "bandit_epsilon_greedy",
+    "bandit_gradient",
+    "bandit_optimistic",
+    "bandit_ucb",
+    "batch_mc",
+    "batch_td",
+    "dqn",
+    "expected_sarsa",
+    "mc_every_visit",
+    "mc_first_visit",
+    "ppo",
+    "q_learning",
+    "reinforce",
+    "sac",
+    "sac_discrete",
+    "sarsa",
+    "td0",
+)
+
 
 def register(spec: AlgoSpec) -> AlgoSpec:
     if spec.name in _ALGOS:
@@ -49,3 +73,12 @@ def get(name: str) -> AlgoSpec:
 def names() -> list[str]:
     _load_builtin()
     return sorted(_ALGOS)
+
+
+def check_name(name: str) -> None:
+    """Raise ``ValueError`` listing the algorithms if ``name`` is none of them;
+    cheap for a built-in name (nothing is imported)."""
+    if name in BUILTIN or name in _ALGOS:
+        return
+    allowed = ", ".join(sorted(set(BUILTIN) | set(_ALGOS)))
+    raise ValueError(f"unknown algorithm {name!r}; allowed: {allowed}")

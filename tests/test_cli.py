@@ -76,6 +76,44 @@ def test_sweep_runs_every_setting(tmp_path):
         (["train", "q_learning", "--set", "alpha"], "--set takes key=value"),
         (["train", "q_learning", "--seeds", "0"], "--seeds 0 must be >= 1"),
         (["train", "sac", "--env", "CartPole-v1"], "sac needs a Box action space"),
+        (["train", "q_learning", "--sweep", "alpha=0.1,,0.5"], "an empty value"),
+        (["train", "q_learning", "--sweep", "alpha=0.1,"], "an empty value"),
+        (
+            ["train", "q_learning", "--sweep", "alpha=0.1,0.2", "--sweep", "alpha=0.3"],
+            "--sweep alpha is given twice",
+        ),
+        (["train", "q_learning", "--sweep", "alpha=0.1,0.1"], "a value is repeated"),
+        (
+            ["train", "q_learning", "--set", "alpha=0.1", "--set", "alpha=0.2"],
+            "--set alpha is given twice",
+        ),
+        (
+            ["train", "q_learning", "--set", "alpha=0.1", "--sweep", "alpha=0.2,0.3"],
+            "alpha: both --set and --sweep",
+        ),
+        (["train", "q_learning", "--set", "=1"], "--set takes key=value"),
+        (["train", "q_learning", "--chunks", "0"], "--chunks 0 must be >= 1"),
+        (
+            ["train", "q_learning", "--set", "alpha=abc"],
+            "alpha takes a number, got 'abc'",
+        ),
+        (
+            ["train", "q_learning", "--set", "num_episodes=1.5"],
+            "num_episodes takes an integer, got 1.5",
+        ),
+        (
+            ["train", "q_learning", "--set", "slip=yes"],
+            "slip takes a number, got 'yes'",
+        ),
+        (
+            ["train", "ppo", "--set", "anneal_lr=1"],
+            "anneal_lr takes true or false, got 1",
+        ),
+        (["train", "q_learning", "--sweep", "alpha=a,b"], "alpha takes a number"),
+        (
+            ["train", "q_learning", "--divergence-threshold", "0"],
+            "--divergence-threshold 0.0 must be > 0",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_what_is_allowed(argv, message, capsys):
@@ -91,3 +129,106 @@ def test_same_seed_same_run(tmp_path):
     main(argv + ["--out", str(tmp_path / "b")])
     a, b = load_run(tmp_path / "a"), load_run(tmp_path / "b")
     np.testing.assert_array_equal(a.metrics["return"], b.metrics["return"])
+
+
+def test_usage_errors_come_before_jax_is_imported():
+    # Syntax, counts, names and --out are checked with the standard library
+    # alone: no JAX import (seconds) before the message.
+    code = (
+        "import sys\n"
+        "from jaxrl.cli import main\n"
+        "for argv in (['train', 'nope'], ['train', '--chunks', '0'],\n"
+        "        ['train', '--sweep', 'alpha=1,,2'], ['train', '--set', 'a'],\n"
+        "        ['train', '--preset', 'nope'], ['train', '--resume', 'nowhere'],\n"
+        "        ['train', '--out', sys.argv[1] + '/x']):\n"
+        "    assert main(argv) == 2, argv\n"
+        "assert 'jax' not in sys.modules, 'jax was imported'\n"
+    )
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", code, __file__], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("jaxrl: error: ") == 7
+    assert "Traceback" not in result.stderr
+
+
+def test_out_that_holds_something_else_is_refused(tmp_path, capsys):
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    argv = ["train", "q_learning"] + TINY
+    assert main(argv + ["--out", str(other)]) == 2
+    assert "exists and is not empty (notes.txt)" in capsys.readouterr().err
+    # --overwrite replaces run folders only, never other files.
+    assert main(argv + ["--out", str(other), "--overwrite"]) == 2
+    assert "replaces a run folder of `jaxrl train` only" in capsys.readouterr().err
+    assert (other / "notes.txt").read_text() == "keep me"
+    # A file where a folder should be: a message before any work.
+    assert main(argv + ["--out", str(other / "notes.txt" / "run")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_overwrite_replaces_an_earlier_run_whole(tmp_path, capsys):
+    out = tmp_path / "run"
+    grid = ["train", "q_learning", "--out", str(out)] + TINY
+    assert main(grid) == 0
+    assert (out / "values.png").is_file()
+    walk = ["train", "td0", "--out", str(out)] + TINY
+    assert main(walk) == 2  # the grid run's checkpoints are there
+    assert "--resume" in capsys.readouterr().err
+    assert main(walk + ["--overwrite"]) == 0
+    # Nothing of the grid run is left beside the random-walk run.
+    assert not (out / "values.png").exists()
+    assert json.loads((out / "config.json").read_text())["algorithm"] == "td0"
+
+
+def test_default_folder_names_have_no_colons():
+    from jaxrl.cli import _default_out
+
+    out = _default_out("sac", "envpool:Pendulum-v1")
+    assert ":" not in str(out) and out.name.startswith("sac-envpool-Pendulum-v1-")
+
+
+def test_a_damaged_checkpoint_falls_back_to_the_one_before(tmp_path, capsys):
+    base = ["train", "q_learning", "--seeds", "3", "--quiet", "--chunks", "3"]
+    base += ["--set", "num_episodes=6"]
+    whole, out = tmp_path / "whole", tmp_path / "run"
+    assert main(base + ["--out", str(whole)]) == 0
+    assert main(base + ["--out", str(out)]) == 0
+    # Truncate every data file of the newest checkpoint (after 6 episodes).
+    for f in (out / "checkpoints" / "6").rglob("d/*"):
+        f.write_bytes(f.read_bytes()[:10])
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "the checkpoint after 6 iterations cannot be read" in err
+    assert "resuming after 4 of 6 iterations" in err and "Traceback" not in err
+    assert (out / "checkpoints-unreadable" / "6").is_dir()  # kept, not deleted
+    np.testing.assert_array_equal(
+        load_run(out).metrics["return"], load_run(whole).metrics["return"]
+    )
+    # Every checkpoint damaged: a message, no traceback.
+    for f in (out / "checkpoints").rglob("d/*"):
+        f.write_bytes(f.read_bytes()[:10])
+    assert main(["train", "--resume", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "jaxrl: error: no checkpoint in" in err and "can be read" in err
+    assert "Traceback" not in err
+
+
+def test_a_diverging_run_stops_with_what_went_wrong(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "ppo", "--seeds", "2", "--quiet", "--chunks", "2"]
+    for item in ("total_timesteps=256", "num_envs=2", "num_steps=16", "lr=1e6"):
+        argv += ["--set", item]
+    assert main(argv + ["--out", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "training diverged: loss metric" in err and "at iteration 1" in err
+    assert "Traceback" not in err
+    # The folder holds what ran: metrics up to the stop, and why it stopped.
+    config = json.loads((out / "config.json").read_text())
+    assert config["stopped"]["after_iteration"] == 4
+    assert load_run(out).metrics["loss"].shape == (2, 4)

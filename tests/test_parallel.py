@@ -113,3 +113,25 @@ def test_seeds_sharded_over_two_devices_give_the_same_bits(tmp_path):
     subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=root)
     one = parallel.run(toy_trainer(), ToyHParams(), seed=1, num_seeds=4, progress=False)
     np.testing.assert_array_equal(np.load(tmp_path / "two.npy"), one.metrics["total"])
+
+
+def test_divergence_check_reads_losses_and_the_state():
+    from jaxrl.parallel import _divergence
+
+    finite = {"params": jnp.ones(3), "key": jax.random.key(0)}
+    # NaN is "no value yet" (a loss before learning starts): not divergence.
+    waiting = {
+        "loss": np.array([[np.nan, np.nan, 1.0]]),
+        "return": np.full((1, 3), np.nan),
+    }
+    assert _divergence(waiting, finite, 1e10, 0, False) is None
+    # A magnitude past the bound dates itself: chunk offset 10, third value.
+    big = {"loss": np.array([[1.0, 2.0, 3e10], [1.0, np.inf, 1.0]])}
+    message, first = _divergence(big, finite, 1e10, 10, False)
+    assert first == 12 and "at iteration 12 (seed 1)" in message and "inf" in message
+    # NaN parameters: found on the device; the loss's switch to NaN dates it.
+    broken = {"params": jnp.array([1.0, jnp.nan]), "key": jax.random.key(0)}
+    nan_after = {"loss": np.array([[1.0, 2.0, np.nan, np.nan]])}
+    message, first = _divergence(nan_after, broken, 1e10, 4, False)
+    assert first == 7 and "['params']" in message and "from iteration 7" in message
+    assert _divergence(nan_after, finite, 1e10, 4, False) is None

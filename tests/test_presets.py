@@ -8,14 +8,8 @@ import numpy as np
 import pytest
 
 from jaxrl import presets
-from jaxrl.cli import (
-    DEFAULT_ALGO,
-    UsageError,
-    _expand_preset,
-    _parse_value,
-    main,
-    resolve,
-)
+from jaxrl.cli import DEFAULT_ALGO, UsageError, _expand_preset, main
+from jaxrl.config import parse_value, resolve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 import sample_efficiency  # noqa: E402
@@ -29,7 +23,7 @@ def test_every_preset_resolves_to_a_valid_run(name):
     for key, text in preset.settings.items():
         target = config if hasattr(config, key) else r["hparams"]
         value = getattr(target, key)
-        expected = _parse_value(text)
+        expected = parse_value(text)
         if isinstance(value, tuple):
             value = list(value)
         assert value == pytest.approx(expected), (name, key)
@@ -44,11 +38,12 @@ def _args(**kw):
 
 
 def test_preset_expands_before_the_users_settings():
-    args = _expand_preset(_args(preset="dqn-cartpole", set=["lr=0.01"]))
+    args = _expand_preset(_args(preset="dqn-cartpole", set=["lr=0.01", "tau=0.5"]))
     preset = presets.get("dqn-cartpole")
     assert args.algo == "dqn" and args.env == "CartPole-v1" and args.preset is None
-    assert args.set[: len(preset.settings)] == preset.as_set_args()
-    assert args.set[-1] == "lr=0.01"  # the user's value comes last and wins
+    # Every key once: the preset's values, the user's replacing them.
+    expected = {**preset.settings, "lr": "0.01", "tau": "0.5"}
+    assert args.set == [f"{k}={v}" for k, v in expected.items()]
     args = _expand_preset(_args(algo="dqn", env="Acrobot-v1", preset="dqn-cartpole"))
     assert args.env == "Acrobot-v1"
     assert _expand_preset(_args()).set == []  # no preset, nothing changes

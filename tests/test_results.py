@@ -10,6 +10,7 @@ import pytest
 
 from jaxrl import stats
 from jaxrl.results import load_run, plots, summarize_metrics, to_jsonable, write_run
+from jaxrl.results.run import curves_figure
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -186,9 +187,11 @@ def test_nan_metrics_survive_json(tmp_path):
     text = (tmp_path / "nan" / "summary.json").read_text()
     assert "NaN" not in text  # strict JSON: null
     run = load_run(tmp_path / "nan")
+    # Seed 0's final value is its last one (1.0), seed 1 has none; one seed
+    # gives no interval: NaN written as null, read back as NaN.
     final = run.summary["settings"]["run"]["r"]["final"]
-    assert final["n"] == 0 and math.isnan(final["mean"])
-    assert math.isnan(summary.get("r")["final"]["mean"])
+    assert final["n"] == 1 and final["mean"] == 1.0 and math.isnan(final["ci_low"])
+    assert math.isnan(summary.get("r")["final"]["ci_high"])
     assert math.isnan(run.metrics["r"][0, 1])
 
 
@@ -317,3 +320,84 @@ def test_curve_plots_write_png(tmp_path):
     assert _is_png(plots.save(fig, tmp_path / "values.png"))
     with pytest.raises(ValueError, match="labels"):
         plots.learning_curves(axes[0, 0], None, np.zeros((2, 3, 4)), ["one"])
+
+
+def test_final_value_of_a_sparse_metric_is_its_last_value(tmp_path):
+    # Evaluations every 4th of 10 iterations; the final window (last 1) holds
+    # none: each seed's final value is its last evaluation, not NaN (n=0).
+    ev = np.full((3, 10), np.nan)
+    ev[:, [3, 7]] = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+    ev[2, 7] = np.nan  # seed 2's last evaluation is at iteration 3
+    summary = write_run(
+        tmp_path / "run", config={}, metrics={"eval_return": ev}, plot=False
+    )
+    final = summary.get("eval_return")["final"]
+    assert final["n"] == 3
+    assert final["mean"] == pytest.approx(np.mean([2.0, 4.0, 5.0]))
+
+
+def _lines_data(ax):
+    return [np.asarray(line.get_ydata(), float) for line in ax.get_lines()]
+
+
+def test_sparse_series_are_drawn_through_their_values():
+    # A return seen only at episode ends: 3 values among 200 NaNs per seed.
+    # The mean line must hold exactly the finite points (not be blank), and
+    # with 2 seeds each seed is drawn thinly, with no CI band.
+    curves = np.full((2, 200), np.nan)
+    curves[0, [10, 90, 150]] = [1.0, 2.0, 3.0]
+    curves[1, [10, 90, 150]] = [3.0, 4.0, 5.0]
+    fig, axes = plots.figure()
+    ax = axes[0, 0]
+    plots.learning_curves(ax, np.arange(200), curves, max_points=None)
+    lines = _lines_data(ax)
+    assert len(lines) == 3  # two seeds, then the mean
+    np.testing.assert_array_equal(lines[-1], [2.0, 3.0, 4.0])
+    np.testing.assert_array_equal(lines[0], [1.0, 2.0, 3.0])
+    assert ax.get_lines()[-1].get_marker() == "o"  # few points: markers
+    assert not ax.collections  # no band for 2 seeds
+
+
+def test_binning_keeps_sparse_values_that_striding_dropped():
+    # 10,000 iterations shown as 100 bins: every bin holding a value keeps
+    # its mean; the old stride kept every 100th point and lost all of them.
+    curves = np.full((1, 10_000), np.nan)
+    curves[0, 5::100] = 7.0
+    fig, axes = plots.figure()
+    plots.learning_curves(axes[0, 0], None, curves, max_points=100)
+    (mean,) = _lines_data(axes[0, 0])
+    assert mean.size == 100 and np.all(mean == 7.0)
+
+
+def test_many_seeds_get_a_band_and_first_episodes_do_not_flatten_the_axis():
+    rng = np.random.default_rng(0)
+    curves = rng.normal(-20.0, 1.0, size=(12, 500))
+    curves[:, :10] = -1000.0  # the first episodes fall off the cliff
+    fig, axes = plots.figure()
+    ax = axes[0, 0]
+    plots.learning_curves(ax, None, curves)
+    assert len(ax.collections) == 1  # the CI band
+    assert len(ax.get_lines()) == 1  # 12 > 10 seeds: no per-seed lines
+    low, high = ax.get_ylim()
+    assert -40 < low < -20 < high < 0  # the rest fills the panel
+    assert "first 10% cut off" in ax.texts[0].get_text()
+
+
+def test_panels_put_the_headline_first_and_skip_counters(tmp_path):
+    n, t = 2, 6
+    metrics = {
+        name: np.arange(n * t, dtype=float).reshape(n, t)
+        for name in ("approx_kl", "env_steps", "eval_return", "loss", "return")
+    }
+    assert plots.panel_order(metrics) == ["return", "eval_return", "loss", "approx_kl"]
+    fig = curves_figure(
+        {k: v[None] for k, v in metrics.items()}, np.arange(t), "step", ["run"]
+    )
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == [
+        "return",
+        "eval_return",
+        "loss",
+        "approx_kl",
+    ]
+    assert {ax.get_xlabel() for ax in shown} == {"env steps"}

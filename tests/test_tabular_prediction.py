@@ -138,7 +138,7 @@ def test_batch_sums_match_naive_loop_and_fixed_point():
     g = rng.normal(size=60).astype(np.float32)
     w = (rng.random(60) < 0.7).astype(np.float32)
     mc = prediction.add_returns(
-        prediction.BatchStats(jnp.zeros(6), jnp.zeros(6), jnp.zeros((0, 0))),
+        prediction.BatchStats(jnp.zeros(6), jnp.zeros(6)),
         jnp.asarray(s),
         jnp.asarray(g),
         jnp.asarray(w),

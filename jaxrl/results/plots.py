@@ -35,6 +35,7 @@ __all__ = [
     "learning_curves",
     "palette",
     "panel_grid",
+    "panel_order",
     "save",
     "value_estimates",
 ]
@@ -125,12 +126,29 @@ def palette(n: int) -> list[tuple[float, float, float, float]]:
 # --------------------------------------------------------------------------- #
 
 
-def _stride_indices(t_len: int, max_points: int | None) -> np.ndarray:
-    """Every k-th index ending at the last, so that at most max_points remain."""
+def _bin_curves(
+    xs: np.ndarray, arr: np.ndarray, max_points: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_points`` points per curve: consecutive iterations pooled
+    into equal bins, each point the NaN-skipping mean of its bin (x: the bin's
+    mean x). Unlike striding, a value reported only now and then (a return at
+    an episode's end, an evaluation) is never dropped."""
+    t_len = arr.shape[-1]
     if max_points is None or t_len <= max_points:
-        return np.arange(t_len)
-    k = math.ceil(t_len / max_points)
-    return np.arange(t_len - 1, -1, -k)[::-1]
+        return xs, arr
+    edges = np.linspace(0, t_len, max_points + 1).round().astype(int)
+    valid = ~np.isnan(arr)
+    csum = np.concatenate(
+        [np.zeros(arr.shape[:-1] + (1,)), np.cumsum(np.where(valid, arr, 0), -1)], -1
+    )
+    ccnt = np.concatenate([np.zeros(arr.shape[:-1] + (1,)), np.cumsum(valid, -1)], -1)
+    total = csum[..., edges[1:]] - csum[..., edges[:-1]]
+    count = ccnt[..., edges[1:]] - ccnt[..., edges[:-1]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        binned = np.where(count > 0, total / count, np.nan)
+    xsum = np.concatenate([[0.0], np.cumsum(xs)])
+    bx = (xsum[edges[1:]] - xsum[edges[:-1]]) / np.diff(edges)
+    return bx, binned
 
 
 def _band(
@@ -170,6 +188,20 @@ def _prepare_curves(
     return xs, arr
 
 
+# Up to this many points a line gets markers too: a sparse series (a few
+# evaluations) reads as points, not as a polyline that seems to interpolate.
+_MARKERS_UP_TO = 60
+
+
+def _plot_valid(ax: Axes, xs: np.ndarray, ys: np.ndarray, **kw: Any) -> None:
+    """A line through the finite points of ``ys`` only (a NaN is a missing
+    value, not a gap that hides its neighbours), with markers when few."""
+    ok = np.isfinite(ys)
+    if ok.sum() <= _MARKERS_UP_TO:
+        kw = {"marker": "o", "markersize": 3, **kw}
+    ax.plot(xs[ok], ys[ok], **kw)
+
+
 def _draw_curves(
     ax: Axes,
     xs: np.ndarray,
@@ -183,22 +215,68 @@ def _draw_curves(
     max_points: int | None,
     band_alpha: float,
     linewidth: float,
-) -> str:
-    """Draw ``[H, N, T]`` curves; return a description like "mean, 95% CI"."""
-    n_set, n_seed, t_len = arr.shape
+    seed_lines: int = 0,
+    min_band_seeds: int = 2,
+) -> tuple[str, tuple[np.ndarray, list[np.ndarray]]]:
+    """Draw ``[H, N, T]`` curves; return a description like "mean, 95% CI"
+    and the x and arrays drawn (for the y-range)."""
+    n_set, n_seed, _ = arr.shape
     arr = stats.trailing_mean(arr, int(smooth))
-    idx = _stride_indices(t_len, max_points)
-    arr, xs = arr[..., idx], xs[idx]
+    xs, arr = _bin_curves(xs, arr, max_points)
     desc = ""
+    drawn: list[np.ndarray] = []
     for h in range(n_set):
         mid, lo, hi, desc = _band(arr[h], band, confidence)
+        if n_seed <= seed_lines and n_seed > 1:
+            for n in range(n_seed):
+                _plot_valid(
+                    ax,
+                    xs,
+                    arr[h, n],
+                    color=colors[h],
+                    lw=0.7,
+                    alpha=0.35,
+                    markersize=1.5,
+                )
+            drawn.append(arr[h])
         label = labels[h] if labels is not None else None
-        ax.plot(xs, mid, color=colors[h], lw=linewidth, label=label)
-        if lo is not None and n_seed > 1:
-            ax.fill_between(xs, lo, hi, color=colors[h], alpha=band_alpha, lw=0)
+        _plot_valid(ax, xs, mid, color=colors[h], lw=linewidth, label=label)
+        drawn.append(mid)
+        if lo is not None and n_seed >= min_band_seeds:
+            ok = np.isfinite(lo) & np.isfinite(hi)
+            ax.fill_between(
+                xs[ok], lo[ok], hi[ok], color=colors[h], alpha=band_alpha, lw=0
+            )
+            drawn += [lo, hi]
+    if n_seed < min_band_seeds:
+        desc = desc.split(",")[0]  # no band drawn
+    if 1 < n_seed <= seed_lines:
+        desc += " and each seed"
     if smooth > 1:
         desc += f", smoothed over {int(smooth)}"
-    return desc
+    return desc, (xs, drawn)
+
+
+def _robust_ylim(ax: Axes, xs: np.ndarray, drawn: Sequence[np.ndarray]) -> bool:
+    """Keep the first points from flattening the rest: when what was drawn
+    over the first 10% of the x range reaches beyond the range of everything
+    after it by more than that range's height (the rest would fill under a
+    half of the panel), limit the y-axis to the rest (padded). Returns whether
+    it did."""
+    if xs.size < 10:
+        return False
+    later = xs >= xs[0] + 0.1 * (xs[-1] - xs[0])
+    head = np.concatenate([np.ravel(np.asarray(d)[..., ~later]) for d in drawn])
+    rest = np.concatenate([np.ravel(np.asarray(d)[..., later]) for d in drawn])
+    head, rest = head[np.isfinite(head)], rest[np.isfinite(rest)]
+    if not head.size or not rest.size:
+        return False
+    lo, hi = rest.min(), rest.max()
+    span = hi - lo
+    if span <= 0 or max(lo - head.min(), head.max() - hi) <= span:
+        return False
+    ax.set_ylim(lo - 0.05 * span, hi + 0.05 * span)
+    return True
 
 
 def _style_axes(
@@ -232,9 +310,12 @@ def learning_curves(
     ylabel: str | None = None,
     title: str | None = None,
     legend: bool | None = None,
-    max_points: int | None = 2000,
+    max_points: int | None = 500,
     band_alpha: float = 0.2,
     linewidth: float = 1.6,
+    seed_lines: int = 10,
+    min_band_seeds: int = 5,
+    robust_ylim: bool = True,
 ) -> Axes:
     """Learning curves across seeds: a centre line and a shaded band per setting.
 
@@ -243,11 +324,13 @@ def learning_curves(
         x: x value of each of the ``T`` points, shape ``[T]``; ``None`` for
             ``1, ..., T``.
         curves: ``[H, N, T]`` (H settings, N seeds, T points) or ``[N, T]``
-            (one setting). NaNs are missing values (see :mod:`jaxrl.stats`).
+            (one setting). NaNs are missing values (see :mod:`jaxrl.stats`):
+            lines run through the points that have values, so a series
+            reported only at episode ends or evaluations is drawn, with
+            markers when it has few points.
         labels: one legend label per setting.
         band: ``"ci"`` (mean and Student-t interval), ``"iqr"`` (median and
-            interquartile range) or ``"none"`` (mean only). No band is drawn
-            for a single seed.
+            interquartile range) or ``"none"`` (mean only).
         confidence: coverage of the ``"ci"`` band.
         smooth: trailing moving-average window applied to each seed's curve
             before the statistics; 1 for none.
@@ -258,10 +341,16 @@ def learning_curves(
         legend: draw a legend; default when ``labels`` is given. Its title says
             what the line and band are and over how many seeds; without a
             legend a small note in the corner says it.
-        max_points: plot at most this many points per line (every k-th, ending
-            at the last); ``None`` for all.
+        max_points: at most this many points per line: consecutive points are
+            pooled into bins (NaN-skipping means); ``None`` for all.
         band_alpha: opacity of the band.
         linewidth: width of the centre lines.
+        seed_lines: with at most this many seeds, each seed is drawn too, as a
+            thin line under the centre line.
+        min_band_seeds: no band with fewer seeds than this (a Student-t
+            interval of 2-4 seeds is wider than the data; the seeds are shown).
+        robust_ylim: when the first 10% of the x range (early episodes) reaches
+            far beyond the rest, limit the y-axis to the rest; the note says so.
 
     Returns:
         ``ax``.
@@ -271,7 +360,7 @@ def learning_curves(
     if labels is not None and len(labels) != n_set:
         raise ValueError(f"got {len(labels)} labels for {n_set} settings")
     colors = list(colors) if colors is not None else palette(n_set)
-    desc = _draw_curves(
+    desc, (bx, drawn) = _draw_curves(
         ax,
         xs,
         arr,
@@ -283,12 +372,17 @@ def learning_curves(
         max_points=max_points,
         band_alpha=band_alpha,
         linewidth=linewidth,
+        seed_lines=seed_lines,
+        min_band_seeds=min_band_seeds,
     )
     _style_axes(ax, xlabel, ylabel, title)
+    clipped = robust_ylim and _robust_ylim(ax, bx, drawn)
     if n_seed > 1:
         note = f"{desc} ({_plural(n_seed, 'seed')})"
     else:
         note = "1 seed" + (f", smoothed over {int(smooth)}" if smooth > 1 else "")
+    if clipped:
+        note += "; first 10% cut off the y-axis"
     if legend is None:
         legend = labels is not None
     if legend:
@@ -305,6 +399,40 @@ def learning_curves(
             color="0.35",
         )
     return ax
+
+
+# Which panels come first in a run's curves: the headline results, then the
+# losses, then diagnostics; counters (their x is the axis already) get none.
+_HEADLINE = (
+    "return",
+    "eval_return",
+    "score",
+    "eval_score",
+    "reward",
+    "regret",
+    "optimal",
+    "rms_error",
+    "length",
+)
+COUNTERS = frozenset({"env_steps", "frames", "iteration", "episodes", "steps"})
+
+
+def panel_order(names: Iterable[str]) -> list[str]:
+    """Metric names in the order a run's figure shows them: headline results
+    (return, evaluation return, reward, regret, error, length), then losses
+    (names containing ``loss``), then the rest, each group in the given order;
+    counters (:data:`COUNTERS`) are left out."""
+
+    def rank(name: str) -> tuple[int, int]:
+        if name in _HEADLINE:
+            return 0, _HEADLINE.index(name)
+        for i, key in enumerate(_HEADLINE):
+            if name.startswith(key + "_") or name.endswith("_" + key):
+                return 1, i
+        return (2, 0) if "loss" in name else (3, 0)
+
+    kept = [n for n in names if n not in COUNTERS]
+    return sorted(kept, key=rank)  # stable: ties keep the given order
 
 
 def bandit_curves(
@@ -355,7 +483,7 @@ def bandit_curves(
         for i, name in enumerate(names):
             raw = np.asarray(data[name], dtype=np.float64) * scale
             xs, arr = _prepare_curves(x, raw if raw.ndim == 2 else raw[None])
-            desc = _draw_curves(
+            desc, _ = _draw_curves(
                 ax,
                 xs,
                 arr,

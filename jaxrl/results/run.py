@@ -11,7 +11,9 @@ out_dir/
   summary.json   per setting and metric: final-window and area-under-curve
                  statistics across seeds (and steps to a threshold, if asked)
   summary.csv    the same as one flat table
-  curves.png     one panel per metric: mean across seeds with a 95% CI band
+  curves.png     one panel per metric (headline results first, no panel for a
+                 counter such as env_steps): mean across seeds with a 95% CI
+                 band, and each seed when there are few
 ```
 
 and :func:`load_run` reads it back. Shapes: ``[N, T]`` is one setting of ``N``
@@ -22,7 +24,9 @@ Definitions used in the summary (per seed, then summarised across seeds with
 
 - **final**: the mean over the last ``ceil(final_fraction * T)`` iterations
   (10% by default), the usual "final performance" that smooths the last
-  episodes' noise.
+  episodes' noise; a seed with no value in that window (a metric reported
+  only sometimes, such as an evaluation every k iterations) counts with its
+  last value, so the final evaluation is the last one taken.
 - **auc**: the mean over all ``T`` iterations, i.e. the area under the curve
   divided by its length (in iterations): higher for learning that is faster as
   well as better.
@@ -391,7 +395,7 @@ def summarize_metrics(
         for name, arr in arrays.items():
             curves = arr[h].astype(np.float64)  # [N, T]
             with np.errstate(all="ignore"):
-                final = _nanmean_last(curves, w)
+                final = _final_values(curves, w)
                 auc = _nanmean_last(curves, t_len)
             entry = {
                 "final": stats.summarize(final, confidence=confidence),
@@ -435,6 +439,18 @@ def _parse_threshold(name: str, spec: Any) -> tuple[str, float]:
             f"thresholds[{name!r}] must be a number (reached when >=) or "
             f'(">=" or "<=", number), got {spec!r}'
         ) from None
+
+
+def _final_values(curves: np.ndarray, w: int) -> np.ndarray:
+    """Per-row final value ([N, T] -> [N]): the mean of the last ``w`` columns,
+    or, for a row with no value there (a metric reported only sometimes, such
+    as an evaluation every k iterations), its last value; NaN only for a row
+    with no value at all."""
+    final = _nanmean_last(curves, w)
+    valid = ~np.isnan(curves)
+    last = curves.shape[1] - 1 - np.argmax(valid[:, ::-1], axis=1)
+    fallback = np.where(valid.any(axis=1), curves[np.arange(len(curves)), last], np.nan)
+    return np.where(np.isnan(final), fallback, final)
 
 
 def _nanmean_last(curves: np.ndarray, w: int) -> np.ndarray:
@@ -587,33 +603,47 @@ def _write_summary_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
             writer.writerow([cell(row.get(c)) for c in columns])
 
 
-def _plot_curves(
-    path: Path,
+# Axis labels with units for the usual x names.
+_X_LABELS = {
+    "step": "env steps",
+    "env_steps": "env steps",
+    "episode": "episodes",
+    "iteration": "iterations",
+}
+
+
+def curves_figure(
     arrays: Mapping[str, np.ndarray],
     xs: np.ndarray,
     x_name: str,
     labels: Sequence[str],
-    show_legend: bool,
-    title: str | None,
-    smooth: int,
-) -> None:
+    *,
+    show_legend: bool = False,
+    title: str | None = None,
+    smooth: int = 1,
+) -> Any:
+    """The figure of ``curves.png``: one panel per metric (``[H, N, T]``
+    arrays), headline results first (:func:`~jaxrl.results.plots.panel_order`),
+    no panel for a counter (a metric that is the x axis again, such as
+    ``env_steps``), x labelled with its unit."""
     from jaxrl.results import plots
 
-    fig, axes = plots.panel_grid(len(arrays), ncols=3, panel_size=(5.0, 3.6))
-    for ax, (name, arr) in zip(axes, arrays.items(), strict=True):
+    shown = plots.panel_order(arrays) or list(arrays)
+    fig, axes = plots.panel_grid(len(shown), ncols=3, panel_size=(5.0, 3.6))
+    for ax, name in zip(axes, shown, strict=True):
         plots.learning_curves(
             ax,
             xs,
-            arr,
+            arrays[name],
             list(labels) if show_legend else None,
-            xlabel=x_name,
+            xlabel=_X_LABELS.get(x_name, x_name),
             ylabel=name,
             title=name,
             smooth=smooth,
         )
     if title:
         fig.suptitle(title)
-    plots.save(fig, path)
+    return fig
 
 
 def _default_title(config: Mapping[str, Any]) -> str | None:
@@ -716,9 +746,10 @@ def write_run(
     _write_json(files["summary_json"], summary)
     _write_summary_csv(files["summary_csv"], rows)
     if plot:
+        from jaxrl.results import plots
+
         files["curves"] = out / "curves.png"
-        _plot_curves(
-            files["curves"],
+        fig = curves_figure(
             arrays,
             xs,
             x_name,
@@ -727,6 +758,7 @@ def write_run(
             title=title if title is not None else _default_title(config),
             smooth=smooth,
         )
+        plots.save(fig, files["curves"])
     else:
         (out / "curves.png").unlink(missing_ok=True)
     meta = {

@@ -198,12 +198,13 @@ class BatchStats(NamedTuple):
         target_sum: batch TD: reward sums ``Rsum(s)``; batch MC: return sums
             ``Gsum(s)``; ``[S]``.
         cont: batch TD: continuation counts ``C(s, s')`` of non-terminating
-            transitions, ``[S, S]``; batch MC: ``[0, 0]``.
+            transitions, ``[S, S]``; batch MC: ``None`` (no leaf, so a
+            checkpoint holds no zero-size array).
     """
 
     n: jax.Array
     target_sum: jax.Array
-    cont: jax.Array
+    cont: jax.Array | None = None
 
 
 @struct.dataclass
@@ -213,8 +214,8 @@ class PredictionState:
     Attributes:
         v: value estimates ``V(s)``, ``[S]``.
         n: visit counts behind sample-average step sizes, float32 ``[S]``.
-        stats: batch statistics (:class:`BatchStats`, zero-size for online
-            methods).
+        stats: batch statistics (:class:`BatchStats`); ``None`` for online
+            methods, which keep none.
         v_true: exact ``V_pi`` for this ``gamma``, ``[S]``.
         obs: current observation (the start of the next episode).
         env_state: the environment's state.
@@ -224,7 +225,7 @@ class PredictionState:
 
     v: jax.Array
     n: jax.Array
-    stats: BatchStats
+    stats: BatchStats | None
     v_true: jax.Array
     obs: jax.Array
     env_state: Any
@@ -371,11 +372,11 @@ def batch_increment(
 ) -> jax.Array:
     """Summed increments of one sweep over all stored data, ``[S]``.
 
-    Batch TD(0): ``alpha (Rsum + gamma C V - N V)``; batch MC (``cont`` of
-    size 0): ``alpha (Gsum - N V)``. See the module docstring.
+    Batch TD(0): ``alpha (Rsum + gamma C V - N V)``; batch MC (no ``cont``):
+    ``alpha (Gsum - N V)``. See the module docstring.
     """
     target = stats.target_sum
-    if stats.cont.size:
+    if stats.cont is not None:
         # Elementwise product and row sum (not a matvec) so that a vmapped
         # run reduces in the same order as an unbatched one.
         target = target + gamma * jnp.sum(stats.cont * v[None, :], axis=1)
@@ -469,11 +470,9 @@ def make_train(
                 jnp.zeros((num_states, num_states)),
             )
         elif method == "batch_mc":
-            stats = BatchStats(
-                jnp.zeros(num_states), jnp.zeros(num_states), jnp.zeros((0, 0))
-            )
+            stats = BatchStats(jnp.zeros(num_states), jnp.zeros(num_states))
         else:
-            stats = BatchStats(jnp.zeros(0), jnp.zeros(0), jnp.zeros((0, 0)))
+            stats = None
         return PredictionState(
             v=live * jnp.asarray(hparams.initial_value, jnp.float32),
             n=jnp.zeros(num_states, jnp.float32),
