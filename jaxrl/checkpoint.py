@@ -330,11 +330,13 @@ class Checkpointer:
     ) -> Checkpoint:
         """The newest checkpoint that reads back, onto ``template``.
 
-        A checkpoint that cannot be read (a truncated or missing file, a
-        damaged ``meta``) is moved out of the way, into the folder
+        Checkpoints are tried newest first. When one reads back, the newer
+        ones that could not be read (a truncated or missing file, a damaged
+        ``meta``) are moved out of the way, into the folder
         ``<directory>-unreadable/<step>`` (kept, not deleted; the run then
-        saves that step afresh), ``log`` is told, and the next older one is
-        tried. A fingerprint mismatch is not damage: it is raised at once.
+        saves those steps afresh), and ``log`` is told. When none reads back,
+        nothing is moved. A fingerprint mismatch is not damage: it is raised
+        at once.
 
         Raises:
             FileNotFoundError: no checkpoint in the folder.
@@ -346,10 +348,10 @@ class Checkpointer:
         if not steps:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
         _quiet_closed_loop_callbacks()
-        failures = []
+        failures: list[tuple[int, str]] = []
         for step in reversed(steps):
             try:
-                return self.restore(template, step=step, fingerprint=fingerprint)
+                saved = self.restore(template, step=step, fingerprint=fingerprint)
             except FingerprintMismatchError:
                 raise
             except Exception as e:  # noqa: BLE001 - any damage: try the next
@@ -357,20 +359,30 @@ class Checkpointer:
                 text = str(e).strip().splitlines()[0] if str(e).strip() else ""
                 if len(text) > 160:
                     text = text[:157] + "..."
-                reason = f"{type(e).__name__}: {text}"
-                failures.append(f"after {step} iterations: {reason}")
-                aside = self._move_aside(step)
+                failures.append((step, f"{type(e).__name__}: {text}"))
+                continue
+            # Only now that an older one reads back are the newer ones moved.
+            for bad, reason in failures:
+                try:
+                    aside = self._move_aside(bad)
+                except OSError as e:
+                    raise CheckpointError(
+                        f"the checkpoint after {bad} iterations in "
+                        f"{self.directory} cannot be read ({reason}) nor moved "
+                        f"aside ({e}); delete it to resume from the one after "
+                        f"{step} iterations"
+                    ) from None
                 if log is not None:
                     log(
-                        f"the checkpoint after {step} iterations cannot be read "
-                        f"({reason}); moved it to {aside} and trying the one "
-                        "before it"
+                        f"the checkpoint after {bad} iterations cannot be read "
+                        f"({reason}); moved it to {aside}, resuming from the one "
+                        f"after {step} iterations"
                     )
+            return saved
         raise CheckpointError(
             f"no checkpoint in {self.directory} can be read ("
-            + "; ".join(failures)
-            + f"); the unreadable ones are in {self.directory}-unreadable. "
-            "Start the run over in another folder, or delete this one"
+            + "; ".join(f"after {step} iterations: {why}" for step, why in failures)
+            + "). Start the run over in another folder, or delete this one"
         )
 
     def _move_aside(self, step: int) -> Path:

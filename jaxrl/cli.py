@@ -22,8 +22,9 @@ checked: a NaN or infinite parameter, or a loss at or past
 the metric and the iteration, and the folder keeps the metrics up to there.
 
 The command line is checked before JAX is imported, so a mistyped flag,
-setting or name is answered at once. Exit status: 0 done, 2 usage error,
-3 the run stopped (diverged, or its folder could not be written), 130
+setting or name is answered at once. Exit status: 0 done, 2 usage error
+(a folder that cannot be written before training starts included), 3 the
+run stopped (it diverged, or its results could not be written), 130
 interrupted.
 """
 
@@ -44,8 +45,22 @@ DIVERGENCE_THRESHOLD = 1e10
 RUN_ARGS = "run_args.json"
 CHECKPOINTS = "checkpoints"
 # The arguments that define a run: stored in RUN_ARGS, reused by --resume.
-_RUN_KEYS = ("algo", "env", "seeds", "seed", "set", "sweep", "chunks")
-_FLAGS = {"algo": "ALGO", **{k: f"--{k}" for k in _RUN_KEYS if k != "algo"}}
+_RUN_KEYS = (
+    "algo",
+    "env",
+    "seeds",
+    "seed",
+    "set",
+    "sweep",
+    "chunks",
+    "divergence_threshold",
+)
+# Keys a run folder of an older jaxrl may lack, with the value it ran with.
+_OPTIONAL_RUN_KEYS = {"divergence_threshold": DIVERGENCE_THRESHOLD}
+_FLAGS = {
+    "algo": "ALGO",
+    **{k: "--" + k.replace("_", "-") for k in _RUN_KEYS if k != "algo"},
+}
 
 
 class UsageError(ValueError):
@@ -92,15 +107,11 @@ def resolve(
     algo: str,
     env_name: str | None,
     settings: dict[str, str],
-    sweeps: dict[str, Any],
+    sweeps: dict[str, list[str]],
 ) -> dict[str, Any]:
-    """:func:`jaxrl.config.resolve`, its errors as usage errors; ``sweeps``
-    values may be ``"v1,v2"`` text."""
+    """:func:`jaxrl.config.resolve`, its errors as usage errors."""
     from jaxrl import config
 
-    sweeps = {
-        k: v.split(",") if isinstance(v, str) else list(v) for k, v in sweeps.items()
-    }
     try:
         return config.resolve(algo, env_name, settings, sweeps)
     except config.ConfigError as e:
@@ -126,6 +137,7 @@ def _resume_args(args: argparse.Namespace) -> argparse.Namespace:
         stored = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise UsageError(f"--resume {folder}: cannot read {path}: {e}") from None
+    stored = {**_OPTIONAL_RUN_KEYS, **stored}
     missing = [k for k in _RUN_KEYS if k not in stored]
     if missing:
         raise UsageError(f"--resume {folder}: {path} lacks {', '.join(missing)}")
@@ -163,6 +175,8 @@ def _write_run_args(out: Path, args: argparse.Namespace, env_name: str) -> None:
         argv += ["--set", item]
     for item in record["sweep"]:
         argv += ["--sweep", item]
+    if record["divergence_threshold"] != DIVERGENCE_THRESHOLD:
+        argv += ["--divergence-threshold", str(record["divergence_threshold"])]
     record["command"] = shlex.join(["jaxrl", "train", *argv, "--out", str(out)])
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".{RUN_ARGS}.tmp"
@@ -248,47 +262,55 @@ def _check_command_line(args: argparse.Namespace) -> argparse.Namespace:
         raise UsageError(str(e)) from None
     settings = _parse_assignments(args.set, "--set")
     sweeps = _parse_sweeps(args.sweep)
-    both = sorted(set(settings) & set(sweeps))
-    if both:
-        raise UsageError(
-            f"{', '.join(both)}: both --set and --sweep; give each key once"
-        )
     args = argparse.Namespace(**{**vars(args), "settings": settings, "sweeps": sweeps})
     if args.out is not None:
         _check_out(Path(args.out), args)
     return args
 
 
+# What a run folder of `jaxrl train` holds: --overwrite deletes a folder only
+# when everything in it is one of these.
+_RUN_FILES = re.compile(
+    r"^(run_args\.json|\.run_args\.json\.tmp|config\.json|metrics\.(csv|npz)"
+    r"|summary\.(json|csv)|curves\.png|values\.png|checkpoints(-unreadable)?)$"
+)
+
+
 def _check_out(out: Path, args: argparse.Namespace) -> None:
     """Refuse an ``--out`` that cannot be written, or that holds something
     other than this run's own resumable folder (unless ``--overwrite``, which
-    replaces a run folder, never other files)."""
+    replaces a run folder of ``jaxrl train`` and nothing else)."""
+    from jaxrl.checkpoint import latest_step
+
     resuming = getattr(args, "resume", None) is not None
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UsageError(f"--out {out}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out}: {existing} is not writable")
-    if resuming or existing != out:
-        return
-    content = sorted(p.name for p in out.iterdir())
+    try:
+        existing = out
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise UsageError(f"--out {out}: {existing} is a file, not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise UsageError(f"--out {out}: {existing} is not writable")
+        if resuming or existing != out:
+            return
+        content = sorted(p.name for p in out.iterdir())
+    except OSError as e:
+        raise UsageError(f"--out {out}: {e}") from None
     if not content:
         return
     shown = ", ".join(content[:5]) + (", ..." if len(content) > 5 else "")
-    run_folder = bool({RUN_ARGS, "config.json", CHECKPOINTS} & set(content))
     if args.overwrite:
-        if not run_folder:
+        others = [name for name in content if not _RUN_FILES.match(name)]
+        cwd = Path.cwd().resolve()
+        if RUN_ARGS not in content or others or out.resolve() in (cwd, *cwd.parents):
+            held = ", ".join(others[:5]) or shown
             raise UsageError(
-                f"--overwrite replaces a run folder of `jaxrl train` only; {out} "
-                f"holds other files ({shown}): choose another --out"
+                f"--overwrite replaces a run folder of `jaxrl train` (one with "
+                f"{RUN_ARGS} and nothing else) only; {out} holds other files "
+                f"({held}): choose another --out"
             )
         return
-    has_checkpoints = (out / CHECKPOINTS).is_dir() and any(
-        (out / CHECKPOINTS).iterdir()
-    )
-    if has_checkpoints:
+    if latest_step(out / CHECKPOINTS) is not None:
         raise UsageError(
             f"{out} already holds checkpoints of a run; continue it with "
             f"`jaxrl train --resume {out}`, replace it with --overwrite, or "
@@ -318,7 +340,11 @@ def train(args: argparse.Namespace) -> Path:
 
     from jaxrl import config as jaxrl_config
     from jaxrl import parallel
-    from jaxrl.checkpoint import CheckpointError, FingerprintMismatchError
+    from jaxrl.checkpoint import (
+        CheckpointError,
+        FingerprintMismatchError,
+        latest_step,
+    )
     from jaxrl.results import to_jsonable
 
     r = resolve(args.algo, args.env, args.settings, args.sweeps)
@@ -352,7 +378,7 @@ def train(args: argparse.Namespace) -> Path:
         + f", {trainer.num_iterations} iterations, on {jax.default_backend()}",
         file=sys.stderr,
     )
-    if resuming and not any(checkpoints.glob("[0-9]*")):
+    if resuming and latest_step(checkpoints) is None:
         print(
             f"no checkpoint in {checkpoints} yet: starting from the beginning",
             file=sys.stderr,
@@ -395,13 +421,17 @@ def train(args: argparse.Namespace) -> Path:
     except (FingerprintMismatchError, CheckpointError) as e:
         raise UsageError(str(e)) from None
     except parallel.DivergenceError as e:
-        resolved["stopped"] = {"reason": str(e), "after_iteration": e.iteration}
+        resolved["stopped"] = {
+            "reason": str(e),
+            "first_iteration": e.first_iteration,
+            "after_iteration": e.iteration,
+        }
         _write_results(out, resolved, spec, config, e.metrics, labels, None, r)
         raise RunError(
             f"{e}\nThe run stopped; {out} holds its metrics up to there."
         ) from None
     except KeyboardInterrupt:
-        if checkpoints is not None and any(checkpoints.glob("[0-9]*")):
+        if checkpoints is not None and latest_step(checkpoints) is not None:
             print(
                 f"\ninterrupted; continue with `jaxrl train --resume {out}`",
                 file=sys.stderr,
@@ -500,6 +530,7 @@ def _plot_state(out: Path, r: dict, state: Any, *, sweep: bool) -> None:
 def list_all(args: argparse.Namespace) -> None:
     import envs
     from jaxrl import presets, registry
+    from jaxrl.config import fields as _fields
 
     print("Algorithms (jaxrl train ALGO):")
     for name in registry.names():
@@ -527,12 +558,6 @@ def list_all(args: argparse.Namespace) -> None:
             print(f"      set:     {' '.join(preset.as_set_args())}")
     if not args.verbose:
         print("\n`jaxrl list -v` shows every setting and its default.")
-
-
-def _fields(cls: type) -> dict[str, Any]:
-    from jaxrl.config import fields
-
-    return fields(cls)
 
 
 def _fmt_fields(fields: dict[str, Any]) -> str:
@@ -599,9 +624,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=DIVERGENCE_THRESHOLD,
         metavar="X",
-        help="stop the run (exit status 3) when a loss reaches |X| or a loss or "
-        "parameter is NaN or inf, at the end of that chunk "
-        f"(default {DIVERGENCE_THRESHOLD:g}; inf: NaN and inf only)",
+        help="stop the run (exit status 3) at the end of a chunk in which a "
+        "loss reached |X| or became inf, or after which a parameter (any float "
+        f"of the state) is NaN or inf (default {DIVERGENCE_THRESHOLD:g}; inf: "
+        "non-finite values only)",
     )
     t.add_argument(
         "--resume",
@@ -625,7 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command; exit status 0 on success, 2 for a usage error, 3 for
-    a run that stopped (it diverged, or its folder could not be written) and
+    a run that stopped (it diverged, or its results could not be written) and
     130 when interrupted."""
     args = build_parser().parse_args(argv)
     try:

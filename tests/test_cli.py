@@ -89,7 +89,7 @@ def test_sweep_runs_every_setting(tmp_path):
         ),
         (
             ["train", "q_learning", "--set", "alpha=0.1", "--sweep", "alpha=0.2,0.3"],
-            "alpha: both --set and --sweep",
+            "alpha is both set and swept",
         ),
         (["train", "q_learning", "--set", "=1"], "--set takes key=value"),
         (["train", "q_learning", "--chunks", "0"], "--chunks 0 must be >= 1"),
@@ -164,8 +164,15 @@ def test_out_that_holds_something_else_is_refused(tmp_path, capsys):
     assert "exists and is not empty (notes.txt)" in capsys.readouterr().err
     # --overwrite replaces run folders only, never other files.
     assert main(argv + ["--out", str(other), "--overwrite"]) == 2
-    assert "replaces a run folder of `jaxrl train` only" in capsys.readouterr().err
+    assert "replaces a run folder of `jaxrl train`" in capsys.readouterr().err
     assert (other / "notes.txt").read_text() == "keep me"
+    # Not even a run folder that also holds something of the user's.
+    run = tmp_path / "run"
+    assert main(argv + ["--out", str(run)]) == 0
+    (run / "notes.txt").write_text("keep me too")
+    assert main(argv + ["--out", str(run), "--overwrite"]) == 2
+    assert "holds other files (notes.txt)" in capsys.readouterr().err
+    assert (run / "notes.txt").read_text() == "keep me too"
     # A file where a folder should be: a message before any work.
     assert main(argv + ["--out", str(other / "notes.txt" / "run")]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
@@ -231,4 +238,5 @@ def test_a_diverging_run_stops_with_what_went_wrong(tmp_path, capsys):
     # The folder holds what ran: metrics up to the stop, and why it stopped.
     config = json.loads((out / "config.json").read_text())
     assert config["stopped"]["after_iteration"] == 4
+    assert config["stopped"]["first_iteration"] == 1
     assert load_run(out).metrics["loss"].shape == (2, 4)

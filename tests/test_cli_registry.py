@@ -1,10 +1,12 @@
 """Every registered algorithm runs from the command line with its default
 settings on its default environment, checkpoints on, and resumes.
 
-The budget is cut to a few iterations by the keys below (chosen by what the
-algorithm's config has); everything else is the algorithm's default, so a
-state that orbax cannot save, a metric the run folder cannot write or a
-default that diverges fails here the day an algorithm is registered.
+The budget (and, for deep agents, the network width) is cut by the keys
+below, chosen by what the algorithm's config has; everything else is the
+algorithm's default. A state that orbax cannot save, a metric the run folder
+cannot write, a resume that does not continue bit for bit or a first step
+that blows up (the divergence guard is on) fails here the day an algorithm
+is registered.
 """
 
 import json

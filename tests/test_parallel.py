@@ -135,3 +135,13 @@ def test_divergence_check_reads_losses_and_the_state():
     message, first = _divergence(nan_after, broken, 1e10, 4, False)
     assert first == 7 and "['params']" in message and "from iteration 7" in message
     assert _divergence(nan_after, finite, 1e10, 4, False) is None
+
+
+def test_divergence_check_names_the_setting_of_a_sweep():
+    from jaxrl.parallel import _divergence
+
+    finite = {"params": jnp.ones((2, 3, 4))}
+    loss = np.ones((2, 3, 5))  # [settings, seeds, iterations]
+    loss[1, 2, 3] = -1e12
+    message, first = _divergence({"loss": loss}, finite, 1e10, 0, True)
+    assert first == 4 and "at iteration 4 (setting 1, seed 2)" in message

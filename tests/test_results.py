@@ -323,17 +323,25 @@ def test_curve_plots_write_png(tmp_path):
 
 
 def test_final_value_of_a_sparse_metric_is_its_last_value(tmp_path):
-    # Evaluations every 4th of 10 iterations; the final window (last 1) holds
-    # none: each seed's final value is its last evaluation, not NaN (n=0).
-    ev = np.full((3, 10), np.nan)
+    # Values at iterations 4 and 8 of 20; the final window (last 2) holds
+    # none: each seed's final value is its last one, not NaN (n=0).
+    ev = np.full((3, 20), np.nan)
     ev[:, [3, 7]] = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
-    ev[2, 7] = np.nan  # seed 2's last evaluation is at iteration 3
+    ev[2, 7] = np.nan  # seed 2's last value is at iteration 4
+    # An evaluation is final as the last one taken, even with several in the
+    # window: iterations 18 and 19 evaluated, the 19th counts.
+    late = np.full((3, 20), np.nan)
+    late[:, 18], late[:, 19] = 100.0, [1.0, 2.0, 3.0]
     summary = write_run(
-        tmp_path / "run", config={}, metrics={"eval_return": ev}, plot=False
+        tmp_path / "run",
+        config={},
+        metrics={"sparse": ev, "eval_return": late},
+        plot=False,
     )
-    final = summary.get("eval_return")["final"]
+    final = summary.get("sparse")["final"]
     assert final["n"] == 3
     assert final["mean"] == pytest.approx(np.mean([2.0, 4.0, 5.0]))
+    assert summary.get("eval_return")["final"]["mean"] == pytest.approx(2.0)
 
 
 def _lines_data(ax):
@@ -381,6 +389,12 @@ def test_many_seeds_get_a_band_and_first_episodes_do_not_flatten_the_axis():
     low, high = ax.get_ylim()
     assert -40 < low < -20 < high < 0  # the rest fills the panel
     assert "first 10% cut off" in ax.texts[0].get_text()
+    # A learning ramp is the result, not an outlier: it stays in view.
+    ramp = 1.5 * (1 - np.exp(-np.arange(1000) / 60.0)) + rng.normal(0, 0.02, (12, 1000))
+    fig, axes = plots.figure()
+    plots.learning_curves(axes[0, 0], None, ramp)
+    assert axes[0, 0].get_ylim()[0] < 0.05
+    assert "cut" not in axes[0, 0].texts[0].get_text()
 
 
 def test_panels_put_the_headline_first_and_skip_counters(tmp_path):

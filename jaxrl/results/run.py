@@ -25,8 +25,9 @@ Definitions used in the summary (per seed, then summarised across seeds with
 - **final**: the mean over the last ``ceil(final_fraction * T)`` iterations
   (10% by default), the usual "final performance" that smooths the last
   episodes' noise; a seed with no value in that window (a metric reported
-  only sometimes, such as an evaluation every k iterations) counts with its
-  last value, so the final evaluation is the last one taken.
+  only sometimes) counts with its last value. An evaluation (a metric named
+  ``eval_*``, already a mean over evaluation episodes) is final as the last
+  one taken.
 - **auc**: the mean over all ``T`` iterations, i.e. the area under the curve
   divided by its length (in iterations): higher for learning that is faster as
   well as better.
@@ -395,7 +396,7 @@ def summarize_metrics(
         for name, arr in arrays.items():
             curves = arr[h].astype(np.float64)  # [N, T]
             with np.errstate(all="ignore"):
-                final = _final_values(curves, w)
+                final = _final_values(curves, 1 if name.startswith("eval_") else w)
                 auc = _nanmean_last(curves, t_len)
             entry = {
                 "final": stats.summarize(final, confidence=confidence),
