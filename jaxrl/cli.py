@@ -418,7 +418,7 @@ def train(args: argparse.Namespace) -> Path:
             divergence_threshold=args.divergence_threshold,
             log=lambda message: print(message, file=sys.stderr),
         )
-    except (FingerprintMismatchError, CheckpointError) as e:
+    except (FingerprintMismatchError, CheckpointError, parallel.DeviceCountError) as e:
         raise UsageError(str(e)) from None
     except parallel.DivergenceError as e:
         resolved["stopped"] = {

@@ -4,7 +4,8 @@
 seeds (``vmap`` over keys) and, for a sweep, every setting of a stacked
 ``HParams`` (``vmap`` over the leading axis): one compilation for the whole
 grid. Long runs execute in compiled chunks with a progress bar between them;
-where there are several devices the seed axis is sharded across them.
+where there are several devices the seed axis is sharded across them (the
+seed count must be a multiple of the device count: :class:`DeviceCountError`).
 
 Seed ``i`` of a run started from ``seed`` uses ``fold_in(key(seed), i)``, so it
 gets the same bits whatever ``num_seeds`` is, and every setting of a sweep sees
@@ -58,10 +59,23 @@ def _chunk_size(num_iterations: int, num_chunks: int) -> int:
     return target
 
 
+class DeviceCountError(ValueError):
+    """The seed count does not split evenly over the devices."""
+
+
 def _shard_seeds(keys: jax.Array) -> jax.Array:
+    """Place the seed axis on a mesh over every device (a count that does not
+    divide them is refused, never left on one device in silence)."""
     devices = jax.devices()
-    if len(devices) == 1 or keys.shape[0] % len(devices):
+    if len(devices) == 1:
         return keys
+    n, d = keys.shape[0], len(devices)
+    if n % d:
+        raise DeviceCountError(
+            f"{n} seeds do not split evenly over {d} devices: use a multiple of "
+            f"{d} (e.g. {n + d - n % d}), or fewer devices (e.g. "
+            "CUDA_VISIBLE_DEVICES)"
+        )
     mesh = Mesh(np.asarray(devices), ("seeds",))
     return jax.device_put(keys, NamedSharding(mesh, PartitionSpec("seeds")))
 

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import probe_envs
 import pytest
+from compiles import count_compilations
 from gymnax.environments import spaces
 
 import envs
@@ -74,10 +75,13 @@ def discrete(request):
     name = request.param
     _, run, nets = probe_runner(name, False)
     out = {}
-    for probe in probe_envs.DISCRETE:
+    key, hp = jax.random.key(0), probe_hparams(name)
+    for i, probe in enumerate(probe_envs.DISCRETE):
         env = probe()
-        out[env.name] = run(jax.random.key(0), probe_hparams(name), env.default_params)
-    assert run._cache_size() == 1  # no recompilation across probes
+        params = env.default_params
+        with count_compilations() as compiles:
+            out[env.name] = run(key, hp, params)
+        assert i == 0 or compiles() == 0  # no recompilation across probes
     return name, nets, out
 
 
@@ -192,15 +196,18 @@ def test_same_seed_same_bits_and_another_seed_differs():
     _, run, _ = probe_runner("a2c", False)  # compiled by the fixture already
     env = probe_envs.ObsActionDependentReward()
     hp = probe_hparams("a2c")
-    a = run(jax.random.key(3), hp, env.default_params)
-    b = run(jax.random.key(3), hp, env.default_params)
-    c = run(jax.random.key(4), hp, env.default_params)
+    k3, k4, params = jax.random.key(3), jax.random.key(4), env.default_params
+    other_lr = hp.replace(lr=3e-3)
+    with count_compilations() as compiles:
+        a = run(k3, hp, params)
+        b = run(k3, hp, params)
+        c = run(k4, hp, params)
+        # A different learning rate is a traced value: same compiled function.
+        run(k3, other_lr, params)
+    assert compiles() == 0
     for k in a.metrics:
         np.testing.assert_array_equal(a.metrics[k], b.metrics[k])
     assert not np.array_equal(a.metrics["policy_loss"], c.metrics["policy_loss"])
-    # A different learning rate is a traced value: same compiled function.
-    run(jax.random.key(3), hp.replace(lr=3e-3), env.default_params)
-    assert run._cache_size() == 1
 
 
 def test_parallel_run_on_cartpole_equals_a_loop_over_seeds():

@@ -125,8 +125,8 @@ def test_bad_input_exits_2_with_what_is_allowed(argv, message, capsys):
 
 def test_same_seed_same_run(tmp_path):
     argv = ["train", "expected_sarsa", "--env", "CliffWalking-v0"] + TINY
-    main(argv + ["--out", str(tmp_path / "a")])
-    main(argv + ["--out", str(tmp_path / "b")])
+    assert main(argv + ["--out", str(tmp_path / "a")]) == 0
+    assert main(argv + ["--out", str(tmp_path / "b")]) == 0
     a, b = load_run(tmp_path / "a"), load_run(tmp_path / "b")
     np.testing.assert_array_equal(a.metrics["return"], b.metrics["return"])
 

@@ -106,7 +106,11 @@ def test_seeds_sharded_over_two_devices_give_the_same_bits(tmp_path):
         "out = parallel.run(toy_trainer(), ToyHParams(), seed=1, num_seeds=4,"
         " progress=False);"
         "assert len(out.state.total.sharding.device_set) == 2;"
-        f"np.save({str(tmp_path / 'two.npy')!r}, out.metrics['total'])"
+        f"np.save({str(tmp_path / 'two.npy')!r}, out.metrics['total'])\n"
+        # A count that does not divide the devices is refused, not run on one.
+        "import pytest\n"
+        "with pytest.raises(parallel.DeviceCountError, match='multiple of 2'):\n"
+        "    parallel.run(toy_trainer(), ToyHParams(), num_seeds=3, progress=False)"
     )
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -429,7 +429,10 @@ class Networks:
         return self.clip(out[0])
 
     def clip(self, action: jax.Array) -> jax.Array:
-        return jnp.clip(action, self.action_low, self.action_high)
+        lead = (1,) * (action.ndim - jnp.ndim(self.action_low))  # batch axes
+        low = jnp.reshape(self.action_low, lead + jnp.shape(self.action_low))
+        high = jnp.reshape(self.action_high, lead + jnp.shape(self.action_high))
+        return jnp.clip(action, low, high)
 
 
 def require_one_update(name: str, config: "Config") -> None:

@@ -356,8 +356,10 @@ def make_train(config: SACConfig, env: Any, env_params: Any) -> Trainer:
         return jnp.tanh(mean)
 
     def to_env(action):
-        scaled = low + (action + 1.0) * 0.5 * (high - low)
-        scaled = jnp.clip(scaled, low, high)
+        lead = (1,) * (action.ndim - 1)  # the box's bounds over leading axes
+        lo, hi = low.reshape(lead + low.shape), high.reshape(lead + high.shape)
+        scaled = lo + (action + 1.0) * 0.5 * (hi - lo)
+        scaled = jnp.clip(scaled, lo, hi)
         return scaled.reshape(action.shape[:-1] + shape)
 
     def learn(key, learner: Learner, hparams: SACHParams, batch: Transition):

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from compiles import count_compilations
 
 from jaxrl.buffers import replay
 
@@ -48,17 +49,22 @@ def test_add_wraps_around():
     # Memory then holds [6, 2, 3, 4, 5], size 5 (full), next write at slot 1.
     state = replay.init(EXAMPLE, 5)
     add = jax.jit(replay.add)
-    state = add(state, batch([1, 2, 3]))
+    first, second, whole = batch([1, 2, 3]), batch([4, 5, 6]), batch([7, 8, 9, 10, 11])
+    with count_compilations() as compiles:
+        state = add(state, first)
+    assert compiles() == 1
     assert int(state.size) == 3 and int(state.insert_pos) == 3
-    state = add(state, batch([4, 5, 6]))
+    with count_compilations() as compiles:
+        state = add(state, second)  # same shapes: no recompilation
+    assert compiles() == 0
     np.testing.assert_array_equal(state.data.action, [6, 2, 3, 4, 5])
     np.testing.assert_allclose(state.data.obs[:, 1], [-6, -2, -3, -4, -5])
     assert int(state.size) == 5 and int(state.insert_pos) == 1
     # A batch as large as the buffer replaces everything.
-    state = add(state, batch([7, 8, 9, 10, 11]))
+    with count_compilations() as compiles:
+        state = add(state, whole)
+    assert compiles() == 1  # a new batch size compiles once
     np.testing.assert_array_equal(state.data.action, [11, 7, 8, 9, 10])
-    # No recompilation for the same shapes.
-    assert add._cache_size() == 2  # batch sizes 3 and 5
 
 
 def test_add_bad_input():
