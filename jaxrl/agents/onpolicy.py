@@ -429,9 +429,8 @@ class Networks:
         return self.clip(out[0])
 
     def clip(self, action: jax.Array) -> jax.Array:
-        lead = (1,) * (action.ndim - jnp.ndim(self.action_low))  # batch axes
-        low = jnp.reshape(self.action_low, lead + jnp.shape(self.action_low))
-        high = jnp.reshape(self.action_high, lead + jnp.shape(self.action_high))
+        low = jnp.broadcast_to(self.action_low, action.shape)
+        high = jnp.broadcast_to(self.action_high, action.shape)
         return jnp.clip(action, low, high)
 
 

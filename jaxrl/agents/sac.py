@@ -356,8 +356,10 @@ def make_train(config: SACConfig, env: Any, env_params: Any) -> Trainer:
         return jnp.tanh(mean)
 
     def to_env(action):
-        lead = (1,) * (action.ndim - 1)  # the box's bounds over leading axes
-        lo, hi = low.reshape(lead + low.shape), high.reshape(lead + high.shape)
+        lo, hi = (
+            jnp.broadcast_to(low, action.shape),
+            jnp.broadcast_to(high, action.shape),
+        )
         scaled = lo + (action + 1.0) * 0.5 * (hi - lo)
         scaled = jnp.clip(scaled, lo, hi)
         return scaled.reshape(action.shape[:-1] + shape)
