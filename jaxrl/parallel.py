@@ -50,13 +50,36 @@ def _validate(hparams: Any) -> None:
         hparams.validate()
 
 
-def _chunk_size(num_iterations: int, num_chunks: int) -> int:
-    """A chunk length near ``num_iterations / num_chunks``, dividing it if it can."""
+def _chunk_size(num_iterations: int, num_chunks: int, multiple_of: int = 1) -> int:
+    """A chunk length near ``num_iterations / num_chunks``, dividing it if it
+    can, and a multiple of ``multiple_of`` (the evaluation period) if that is
+    not longer than the run."""
     target = max(1, num_iterations // max(1, num_chunks))
+    if 1 < multiple_of <= num_iterations:
+        target = max(multiple_of, round(target / multiple_of) * multiple_of)
+        for size in range(target, multiple_of - 1, -multiple_of):
+            if num_iterations % size == 0 and size >= target // 2:
+                return size
+        return target
     for size in range(target, max(1, target // 2) - 1, -1):
         if num_iterations % size == 0:
             return size
     return target
+
+
+def chunk_plan(trainer: Trainer, num_chunks: int) -> tuple[int, list[tuple[int, int]]]:
+    """``(size, [(start, length), ...])``: the compiled chunks of a run.
+
+    The warm-up and the rest are chunked apart, each in chunks of ``size``
+    iterations (a multiple of the evaluation period where it can be), so that
+    every full chunk after the warm-up has the same :meth:`Trainer.plan` and
+    compiles once."""
+    total, warm = trainer.num_iterations, trainer.warmup_iterations
+    size = _chunk_size(total - warm, num_chunks, trainer.eval_every)
+    out = []
+    for begin, end in ((0, warm), (warm, total)):
+        out += [(i, min(size, end - i)) for i in range(begin, end, size)]
+    return size, out
 
 
 class DeviceCountError(ValueError):
@@ -81,15 +104,17 @@ def _shard_seeds(keys: jax.Array) -> jax.Array:
 
 
 def batched(trainer: Trainer, *, sweep: bool = False) -> tuple[Callable, Callable]:
-    """Compiled ``init(keys, hparams)`` and ``advance(state, n)`` over seeds
-    (and settings when ``sweep``). Shapes: keys ``[N]``; hparams leaves ``[H]``
-    for a sweep; state and metrics gain leading axes ``[H, N]`` or ``[N]``."""
+    """Compiled ``init(keys, hparams)`` and ``advance(state, plan)`` over seeds
+    (and settings when ``sweep``), ``plan`` from :meth:`Trainer.plan` (static:
+    equal plans share a compilation). Shapes: keys ``[N]``; hparams leaves
+    ``[H]`` for a sweep; state and metrics gain leading axes ``[H, N]`` or
+    ``[N]``."""
     init = jax.vmap(trainer.init, in_axes=(0, None))
     if sweep:
         init = jax.vmap(init, in_axes=(None, 0))
 
-    def advance(state: Any, num_iterations: int) -> TrainOutput:
-        step = jax.vmap(lambda s: trainer.run(s, num_iterations))
+    def advance(state: Any, plan: tuple) -> TrainOutput:
+        step = jax.vmap(lambda s: trainer.run_plan(s, plan))
         return (jax.vmap(step) if sweep else step)(state)
 
     # Initialisation runs once: compiling it at a low optimisation level saves
@@ -170,7 +195,7 @@ def run(
     keys = _shard_seeds(seed_keys(seed, num_seeds))
     init, advance = batched(trainer, sweep=sweep)
     total = trainer.num_iterations
-    size = _chunk_size(total, num_chunks)
+    size, pieces = chunk_plan(trainer, num_chunks)
     state = init(keys, hparams)
     chunks: list[dict[str, np.ndarray]] = []
     done = 0
@@ -201,6 +226,12 @@ def run(
             state, done = saved.state, saved.step
             if saved.metrics:
                 chunks.append(saved.metrics)
+            if done not in {start for start, _ in pieces} | {total}:
+                ckpt.close()
+                raise ValueError(
+                    f"the checkpoint in {checkpoint_dir} was saved after {done} "
+                    "iterations, which is not a chunk boundary of this run"
+                )
             if log is not None:
                 log(f"resuming after {done} of {total} iterations")
     bar = None
@@ -209,9 +240,10 @@ def run(
 
         bar = tqdm(total=total, initial=done, desc=desc, unit="it", leave=True)
     try:
-        while done < total:
-            n = min(size, total - done)
-            state, metrics = advance(state, n)
+        for start, n in pieces:
+            if start < done:
+                continue
+            state, metrics = advance(state, trainer.plan(start, n))
             chunks.append(jax.tree.map(np.asarray, metrics))
             done += n
             if divergence_threshold is not None:

@@ -304,29 +304,6 @@ def test_metrics_are_per_iteration_scalars():
 # --- Pieces of the loop ---------------------------------------------------------
 
 
-def test_lazy_cond_matches_cond_and_skips_under_vmap():
-    calls = []
-
-    def expensive(x):
-        jax.debug.callback(lambda: calls.append(1))
-        return x * 2.0
-
-    def f(pred, x):
-        return offpolicy.lazy_cond(pred, expensive, lambda x: x, x)
-
-    x = jnp.arange(3.0)
-    np.testing.assert_array_equal(jax.jit(f)(True, x), 2 * x)
-    np.testing.assert_array_equal(jax.jit(f)(False, x), x)
-    batched = jax.jit(jax.vmap(f))
-    out = batched(jnp.array([True, False, True]), x)
-    np.testing.assert_array_equal(out, [0.0, 1.0, 4.0])
-    calls.clear()
-    out = batched(jnp.array([False, False, False]), x)
-    jax.effects_barrier()
-    np.testing.assert_array_equal(out, x)
-    assert not calls  # the true branch never ran
-
-
 def test_epsilon_schedule_by_hand():
     hp = dqn.DQNHParams(epsilon_start=1.0, epsilon_end=0.1, exploration_fraction=0.5)
     # Decays over 0.5 * 1000 = 500 steps: 1 - 0.9 * t / 500, then 0.1.

@@ -24,7 +24,7 @@ class ToyState:
     total: jax.Array
 
 
-TRACES = {"n": 0}
+TRACES = {"n": 0, "evals": 0}
 
 
 def toy_trainer(num_iterations: int = 12) -> Trainer:
@@ -149,3 +149,101 @@ def test_divergence_check_names_the_setting_of_a_sweep():
     loss[1, 2, 3] = -1e12
     message, first = _divergence({"loss": loss}, finite, 1e10, 0, True)
     assert first == 4 and "at iteration 4 (setting 1, seed 2)" in message
+
+
+# --- The schedule as structure: warm-up, evaluation periods, chunks ----------
+
+
+def scheduled_trainer(num_iterations=23, warmup_iterations=5, eval_every=4):
+    """Warm-up iterations add 0, updates add N(0, 1); evaluate reports
+    ``10 * total`` plus a draw from the iteration's key, and counts its calls."""
+
+    def update(state):
+        key, noise_key, _ = jax.random.split(state.key, 3)
+        total = state.total + jax.random.normal(noise_key)
+        return ToyState(key=key, total=total), {"total": total, "warm": False}
+
+    def warmup(state):
+        key, _, _ = jax.random.split(state.key, 3)
+        return ToyState(key=key, total=state.total), {
+            "total": state.total,
+            "warm": True,
+        }
+
+    def evaluate(key, state):
+        jax.debug.callback(lambda: TRACES.__setitem__("evals", TRACES["evals"] + 1))
+        draw = jax.random.uniform(jax.random.split(key, 3)[2])
+        return {"score": 10 * state.total + draw}
+
+    return Trainer(
+        init=lambda key, hp: ToyState(key=key, total=jnp.float32(0.0)),
+        update=update,
+        num_iterations=num_iterations,
+        warmup=warmup,
+        warmup_iterations=warmup_iterations,
+        evaluate=evaluate,
+        eval_every=eval_every,
+    )
+
+
+def test_plan_by_hand():
+    from jaxrl.types import Piece
+
+    t = scheduled_trainer()  # warm-up 0..4, evaluations after 4, 8, ..., 20
+    assert t.plan(0, 23) == (
+        Piece(True, 4, True),  # iterations 0-3, evaluation after the 4th
+        Piece(True, 1, False),  # 4: the last warm-up iteration
+        Piece(False, 3, True),  # 5-7, evaluation after the 8th
+        Piece(False, 4, True, repeat=3),  # 8-19: three periods
+        Piece(False, 3, False),  # 20-22
+    )
+    assert t.plan(9, 4) == (Piece(False, 3, True), Piece(False, 1, False))
+    with pytest.raises(ValueError, match="outside the run"):
+        t.plan(20, 4)
+
+
+def test_scheduled_run_equals_an_iteration_by_iteration_loop():
+    """Every chunking gives the bits of a plain Python loop that calls warm-up,
+    update and evaluate by the schedule; evaluate runs only when due."""
+    trainer = scheduled_trainer()
+    key = parallel.seed_keys(2, 1)[0]
+    state = trainer.init(key, None)
+    warmup, update = jax.jit(trainer.warmup), jax.jit(trainer.update)
+    evaluate = jax.jit(trainer.evaluate)
+    totals, scores = [], []
+    for i in range(trainer.num_iterations):
+        before = state.key
+        state, m = (warmup if i < trainer.warmup_iterations else update)(state)
+        totals.append(m["total"])
+        due = (i + 1) % trainer.eval_every == 0
+        scores.append(evaluate(before, state)["score"] if due else np.nan)
+    TRACES["evals"] = 0
+    for num_chunks in (1, 3, 7):
+        out = parallel.run(
+            trainer, None, seed=2, num_seeds=3, num_chunks=num_chunks, progress=False
+        )
+        np.testing.assert_array_equal(out.metrics["total"][0], np.array(totals))
+        np.testing.assert_array_equal(out.metrics["score"][0], np.array(scores))
+        np.testing.assert_array_equal(out.metrics["warm"][0], np.arange(23) < 5)
+    jax.effects_barrier()
+    # chunkings x evaluations (under vmap a debug callback runs once per batch);
+    # a batched gate would have run it in all 23 iterations.
+    assert TRACES["evals"] == 3 * 5
+
+
+def test_chunks_after_the_warmup_compile_once():
+    from compiles import count_compilations
+
+    trainer = scheduled_trainer(num_iterations=5 + 8 * 6, eval_every=4)
+    size, pieces = parallel.chunk_plan(trainer, 6)
+    assert (
+        size == 8
+        and pieces[0] == (0, 5)
+        and pieces[1:] == [(5 + 8 * i, 8) for i in range(6)]
+    )
+    init, advance = parallel.batched(trainer)
+    state = init(parallel.seed_keys(0, 2), None)
+    with count_compilations() as compiles:
+        for start, n in pieces:
+            state, _ = advance(state, trainer.plan(start, n))
+    assert compiles() == 2  # the warm-up chunk, then one for all six others

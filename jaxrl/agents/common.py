@@ -1,6 +1,5 @@
 """Pieces every deep agent shares: episode bookkeeping and greedy evaluation."""
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -102,55 +101,3 @@ def evaluate(
     carry = (key, obs, state, jnp.zeros(num_episodes), jnp.ones(num_episodes, bool))
     (_, _, _, total, _), _ = jax.lax.scan(body, carry, None, length=max_steps)
     return total.mean()
-
-
-def _tie(running: jax.Array, x: Any) -> Any:
-    """``x`` (``running`` is True where this is used), written so that it
-    depends on the loop-variant ``running``: ``where(running, x, x + 1)``."""
-    x = jnp.asarray(x) if not isinstance(x, jax.Array) else x
-    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-        impl = jax.random.key_impl(x)
-        data = _tie(running, jax.random.key_data(x))
-        return jax.random.wrap_key_data(data, impl=impl)
-    other = ~x if x.dtype == bool else x + jnp.ones((), x.dtype)
-    return jnp.where(running, x, other)
-
-
-def lazy_cond(
-    pred: jax.Array,
-    true_fn: Callable[..., Any],
-    false_fn: Callable[..., Any],
-    *operands: Any,
-) -> Any:
-    """``lax.cond(pred, true_fn, false_fn, *operands)`` that stays lazy under vmap.
-
-    Under ``jax.vmap`` a ``lax.cond`` whose predicate is batched becomes a
-    ``select`` that evaluates both branches for every element. Written as a
-    ``lax.while_loop`` of at most one trip, ``true_fn`` runs only when the
-    predicate holds for at least one element (a batched ``while_loop`` runs
-    while any element's condition holds) and each element keeps its own
-    branch's result. The loops' predicates (learning has started, an
-    evaluation iteration) are the same for every seed, so a vmapped run
-    skips the work exactly as an unbatched one does. ``false_fn`` is always
-    evaluated: keep it cheap. Not reverse-mode differentiable.
-
-    ``true_fn`` must depend on the loop only through ``operands`` (pass PRNG
-    keys as operands, not by closure): inside the loop every operand leaf is
-    rewritten as ``where(running, x, x + 1)``, the same value but one that
-    depends on the loop's variant predicate. Otherwise XLA's loop-invariant
-    code motion may hoist the branch, a function of values defined outside
-    the loop, out of the batched loop and compute it every time (measured: a
-    10-episode CartPole evaluation in every iteration, 20x slower; an
-    ``optimization_barrier`` does not survive to that pass on CPU).
-
-    Both branches must return the same structure, shapes and dtypes.
-    """
-
-    def body(carry):
-        running, _ = carry
-        inputs = jax.tree.map(functools.partial(_tie, running), operands)
-        return jnp.zeros((), bool), true_fn(*inputs)
-
-    init = (jnp.asarray(pred, bool), false_fn(*operands))
-    _, out = jax.lax.while_loop(lambda carry: carry[0], body, init)
-    return out

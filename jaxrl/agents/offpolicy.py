@@ -40,11 +40,10 @@ An agent plugs in through :class:`Agent`: how it initialises its
 acts, how it evaluates and one gradient step. The loop is everything else:
 the agent modules hold only their losses and defaults.
 
-Gating (learning before ``learning_starts``, evaluation off the
-``eval_every`` grid) uses :func:`lazy_cond`, which behaves like ``lax.cond``
-and, unlike it, stays lazy under ``jax.vmap`` over seeds: ``vmap`` turns a
-``lax.cond`` with a batched predicate into a ``select`` that runs both
-branches, i.e. a full evaluation every iteration.
+The schedule is structure, not a gate (:class:`~jaxrl.types.Trainer`): the
+iterations before learning starts are a warm-up scan that only acts, and each
+evaluation follows a scan of ``eval_every`` iterations. Under ``jax.vmap`` over
+seeds a ``lax.cond`` on the iteration would run both branches every time.
 """
 
 import dataclasses
@@ -61,7 +60,6 @@ from gymnax.environments import spaces
 
 from envs.vector import VecEnv, eval_env, make_vec
 from jaxrl.agents import common
-from jaxrl.agents.common import lazy_cond
 from jaxrl.buffers import replay
 from jaxrl.types import Trainer
 
@@ -76,7 +74,6 @@ __all__ = [
     "apply_gradients",
     "describe_space",
     "flatten_obs",
-    "lazy_cond",
     "make_trainer",
     "polyak_update",
 ]
@@ -476,63 +473,65 @@ def make_trainer(
             }
             return (learner.replace(target_params=target), num_updates), metrics
 
-        def run(key, learner, num_updates):
-            (learner, num_updates), metrics = jax.lax.scan(
-                grad_step,
-                (learner, num_updates),
-                jax.random.split(key, gradient_steps),
-            )
-            return learner, num_updates, jax.tree.map(jnp.mean, metrics)
-
-        def skip(key, learner, num_updates):
-            def one_step():
-                batch = replay.sample(key, buffer, batch_size)
-                return agent.learn(key, learner, hp, batch)[1]
-
-            return learner, num_updates, _nan_like(jax.eval_shape(one_step))
-
-        ready = (state.env_steps >= config.learning_starts) & replay.can_sample(
-            buffer, batch_size
+        (learner, num_updates), metrics = jax.lax.scan(
+            grad_step,
+            (state.learner, state.num_updates),
+            jax.random.split(key, gradient_steps),
         )
-        learner, num_updates, metrics = lazy_cond(
-            ready, run, skip, key, state.learner, state.num_updates
-        )
-        return state.replace(learner=learner, num_updates=num_updates), metrics
+        state = state.replace(learner=learner, num_updates=num_updates)
+        return state, jax.tree.map(jnp.mean, metrics)
 
-    def evaluate(key, state: OffPolicyState) -> jax.Array:
-        if evaluation is None:
-            return jnp.full((), jnp.nan, jnp.float32)
-        eval_env_, eval_params = evaluation
+    def no_learning(state: OffPolicyState) -> dict[str, jax.Array]:
+        """NaN in place of each ``learn`` metric (the warm-up)."""
 
-        def run(key, learner):
-            def act(act_key, obs):
-                return agent.to_env(agent.act_eval(act_key, learner, obs))
+        def one_step():
+            key = jax.random.key(0)
+            batch = replay.sample(key, state.buffer, batch_size)
+            return agent.learn(key, state.learner, state.hparams, batch)[1]
 
-            ret = common.evaluate(
-                key, act, eval_env_, eval_params, config.eval_episodes
-            )
-            return ret.astype(jnp.float32)
+        return _nan_like(jax.eval_shape(one_step))
 
-        def skip(key, learner):
-            del key, learner
-            return jnp.full((), jnp.nan, jnp.float32)
-
-        due = state.iteration % eval_every == 0
-        return lazy_cond(due, run, skip, key, state.learner)
-
-    def update(state: OffPolicyState) -> tuple[OffPolicyState, dict[str, jax.Array]]:
-        key, rollout_key, learn_key, eval_key = jax.random.split(state.key, 4)
+    def iteration(state: OffPolicyState, learn: bool):
+        key, rollout_key, learn_key, _ = jax.random.split(state.key, 4)
         state, ret = rollout(rollout_key, state)
-        state, learn_metrics = learn_phase(learn_key, state)
+        if learn:
+            state, learn_metrics = learn_phase(learn_key, state)
+        else:
+            learn_metrics = no_learning(state)
         state = state.replace(key=key, iteration=state.iteration + 1)
-        metrics = {
-            "return": ret.astype(jnp.float32),
-            "eval_return": evaluate(eval_key, state),
-            "env_steps": state.env_steps,
-        }
+        metrics = {"return": ret.astype(jnp.float32), "env_steps": state.env_steps}
+        if evaluation is None:
+            metrics["eval_return"] = jnp.full((), jnp.nan, jnp.float32)
         if agent.schedules is not None:
             metrics.update(agent.schedules(state.hparams, state.env_steps))
         metrics.update(learn_metrics)
         return state, metrics
 
-    return Trainer(init=init, update=update, num_iterations=config.num_iterations)
+    def evaluate(key: jax.Array, state: OffPolicyState) -> dict[str, jax.Array]:
+        """Greedy evaluation; ``key`` is the iteration's key (its 4th split)."""
+        eval_env_, eval_params = evaluation
+        eval_key = jax.random.split(key, 4)[3]
+
+        def act(act_key, obs):
+            return agent.to_env(agent.act_eval(act_key, state.learner, obs))
+
+        ret = common.evaluate(
+            eval_key, act, eval_env_, eval_params, config.eval_episodes
+        )
+        return {"eval_return": ret.astype(jnp.float32)}
+
+    # Learning starts once the buffer holds learning_starts steps and a batch:
+    # after iteration i (1-based) it holds i * steps_per_iteration.
+    first = max(config.learning_starts, batch_size)
+    warmup_iterations = min(
+        config.num_iterations, -(-first // config.steps_per_iteration) - 1
+    )
+    return Trainer(
+        init=init,
+        update=lambda state: iteration(state, learn=True),
+        num_iterations=config.num_iterations,
+        warmup=lambda state: iteration(state, learn=False),
+        warmup_iterations=warmup_iterations,
+        evaluate=evaluate if evaluation is not None else None,
+        eval_every=eval_every if evaluation is not None else 0,
+    )

@@ -80,7 +80,7 @@ from gymnax.environments import spaces
 
 from envs.vector import VecEnv, eval_env, make_vec
 from jaxrl import nets
-from jaxrl.agents.common import EpisodeStats, evaluate, lazy_cond, mean_or_nan
+from jaxrl.agents.common import EpisodeStats, evaluate, mean_or_nan
 from jaxrl.ops import (
     categorical_entropy,
     categorical_log_prob,
@@ -728,7 +728,7 @@ def make_on_policy_train(
 
     def update(state: OnPolicyState) -> tuple[OnPolicyState, dict[str, jax.Array]]:
         hp = state.hparams
-        key, rollout_key, update_key, eval_key = jax.random.split(state.key, 4)
+        key, rollout_key, update_key, _ = jax.random.split(state.key, 4)
         env_state, obs, stats, traj, train_return = rollout(
             rollout_key, state.params, state.env_state, state.obs, state.episode_stats
         )
@@ -766,27 +766,6 @@ def make_on_policy_train(
             update_key, state.params, state.opt_state, hp, lr, batch
         )
         iteration = state.iteration + 1
-        if evaluation is not None:
-
-            def run_eval(key, params):
-                act = lambda _, obs: networks.greedy(params, obs)  # noqa: E731
-                ret = evaluate(key, act, *evaluation, config.eval_episodes)
-                return jnp.asarray(ret, jnp.float32)
-
-            def skip_eval(key, params):
-                del key, params
-                return jnp.float32(jnp.nan)
-
-            # lazy under vmap, and not hoisted out of its loop by XLA
-            eval_return = lazy_cond(
-                iteration % config.eval_every == 0,
-                run_eval,
-                skip_eval,
-                eval_key,
-                params,
-            )
-        else:
-            eval_return = jnp.float32(jnp.nan)
         state = state.replace(
             params=params,
             opt_state=opt_state,
@@ -799,9 +778,24 @@ def make_on_policy_train(
         metrics = {
             "env_steps": iteration * config.batch_size,
             "return": train_return,
-            "eval_return": eval_return,
             **losses,
         }
+        if evaluation is None:
+            metrics["eval_return"] = jnp.float32(jnp.nan)
         return state, metrics
 
-    return Trainer(init=init, update=update, num_iterations=num_iterations)
+    def evaluate_greedy(key: jax.Array, state: OnPolicyState) -> dict[str, jax.Array]:
+        """The greedy policy's return; ``key`` is the iteration's key (its 4th
+        split, as ``update`` draws it)."""
+        eval_key = jax.random.split(key, 4)[3]
+        act = lambda _, obs: networks.greedy(state.params, obs)  # noqa: E731
+        ret = evaluate(eval_key, act, *evaluation, config.eval_episodes)
+        return {"eval_return": jnp.asarray(ret, jnp.float32)}
+
+    return Trainer(
+        init=init,
+        update=update,
+        num_iterations=num_iterations,
+        evaluate=evaluate_greedy if evaluation is not None else None,
+        eval_every=config.eval_every if evaluation is not None else 0,
+    )
