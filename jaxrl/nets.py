@@ -154,7 +154,8 @@ class ValueHead(nn.Module):
 
 
 class QNetwork(nn.Module):
-    """One Q-network on an MLP torso.
+    """One Q-network on an MLP torso, or (discrete actions) on a CNN torso
+    named by ``torso`` (see :class:`Torso`; the CNN feeds the head directly).
 
     With ``num_actions`` set (discrete actions) it maps ``obs`` to ``Q(s, .)``,
     ``[..., A]``; with ``num_actions=None`` (continuous actions) it maps
@@ -164,9 +165,15 @@ class QNetwork(nn.Module):
     hidden_sizes: Sequence[int] = (256, 256)
     activation: str = "relu"
     num_actions: int | None = None
+    torso: str = "mlp"
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array | None = None) -> jax.Array:
+        if self.torso != "mlp":
+            if self.num_actions is None or action is not None:
+                raise ValueError("a CNN torso serves discrete-action Q-networks")
+            x = Torso(self.torso)(obs)
+            return _dense(self.num_actions, 1.0)(x)
         if self.num_actions is None:
             if action is None:
                 raise ValueError("a continuous-action QNetwork needs an action")
@@ -209,22 +216,30 @@ class TwinQ(nn.Module):
 class NatureCNN(nn.Module):
     """The DQN torso of Mnih et al. (2015).
 
-    ``uint8 [..., 84, 84, 4]`` frames, scaled by ``1/255``, through
-    ``conv 32 8x8 stride 4 -> conv 64 4x4 stride 2 -> conv 64 3x3 stride 1 ->
-    dense 512``, each followed by ReLU (VALID padding). Returns ``[..., 512]``.
+    ``uint8`` frames ``[..., C, H, W]`` as EnvPool gives them (``[..., 4, 84,
+    84]`` for Atari; ``channels_first=False`` for ``[..., H, W, C]``), scaled
+    by ``1/255`` inside, through ``conv 32 8x8 stride 4 -> conv 64 4x4 stride 2
+    -> conv 64 3x3 stride 1 -> dense 512``, each followed by ReLU (VALID
+    padding). Returns ``[..., 512]``.
     """
 
     kernel_scale: float = math.sqrt(2.0)
+    channels_first: bool = True
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         if x.ndim < 3:
-            raise ValueError(
-                f"NatureCNN expects [..., height, width, channels], got {x.shape}"
+            layout = (
+                "channels, height, width"
+                if self.channels_first
+                else ("height, width, channels")
             )
+            raise ValueError(f"NatureCNN expects [..., {layout}], got {x.shape}")
         x = jnp.asarray(x, jnp.float32) / 255.0
         batch_shape = x.shape[:-3]
         x = x.reshape((-1,) + x.shape[-3:])
+        if self.channels_first:
+            x = jnp.transpose(x, (0, 2, 3, 1))  # flax convolves [N, H, W, C]
         init = dict(
             kernel_init=orthogonal(self.kernel_scale),
             bias_init=nn.initializers.zeros,
@@ -235,3 +250,80 @@ class NatureCNN(nn.Module):
         x = x.reshape((x.shape[0], -1))
         x = nn.relu(_dense(512, self.kernel_scale)(x))
         return x.reshape(batch_shape + (512,))
+
+
+class MinAtarCNN(nn.Module):
+    """The MinAtar torso of Young & Tian (2019): ``[..., 10, 10, C]`` (gymnax's
+    MinAtar layout, bool or float channels) through ``conv 16 3x3 stride 1``
+    (VALID) and ``dense 128``, each with ReLU. Returns ``[..., 128]``."""
+
+    kernel_scale: float = math.sqrt(2.0)
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if x.ndim < 3:
+            raise ValueError(
+                f"MinAtarCNN expects [..., height, width, channels], got {x.shape}"
+            )
+        x = jnp.asarray(x, jnp.float32)
+        batch_shape = x.shape[:-3]
+        x = x.reshape((-1,) + x.shape[-3:])
+        init = dict(
+            kernel_init=orthogonal(self.kernel_scale),
+            bias_init=nn.initializers.zeros,
+        )
+        x = nn.relu(nn.Conv(16, (3, 3), (1, 1), padding="VALID", **init)(x))
+        x = x.reshape((x.shape[0], -1))
+        x = nn.relu(_dense(128, self.kernel_scale)(x))
+        return x.reshape(batch_shape + (128,))
+
+
+TORSOS = ("mlp", "nature_cnn", "minatar_cnn")
+
+
+class Torso(nn.Module):
+    """The torso by name: ``"mlp"`` (observations flattened to a vector first),
+    ``"nature_cnn"`` (Atari frames ``[C, H, W]``) or ``"minatar_cnn"``
+    (``[10, 10, C]``). ``obs_ndim`` is the rank of one observation, so that any
+    leading batch shape passes through."""
+
+    kind: str = "mlp"
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    obs_ndim: int = 1
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        if self.kind == "mlp":
+            batch = obs.shape[: obs.ndim - self.obs_ndim]
+            x = jnp.asarray(obs, jnp.float32).reshape(batch + (-1,))
+            return MLP(self.hidden_sizes, self.activation)(x)
+        if self.kind == "nature_cnn":
+            return NatureCNN()(obs)
+        if self.kind == "minatar_cnn":
+            return MinAtarCNN()(obs)
+        raise ValueError(f"unknown torso {self.kind!r}; choose one of {TORSOS}")
+
+
+class GRUCore(nn.Module):
+    """A recurrent core on top of any torso: ``features -> GRU(hidden)``.
+
+    ``(carry [..., hidden], features [..., F], reset [...]) -> (carry,
+    output [..., hidden])``: where ``reset`` holds (a new episode starts at
+    this input) the carry is zeroed first, so that no memory leaks across
+    episodes (Cho et al., 2014; the GRU of flax.linen).
+    """
+
+    hidden: int = 128
+
+    @nn.compact
+    def __call__(
+        self, carry: jax.Array, features: jax.Array, reset: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        carry = jnp.where(jnp.asarray(reset)[..., None], 0.0, carry)
+        carry, out = nn.GRUCell(self.hidden)(carry, features)
+        return carry, out
+
+    def initial_carry(self, batch_shape: Sequence[int] = ()) -> jax.Array:
+        """The zero state, ``[*batch_shape, hidden]``."""
+        return jnp.zeros(tuple(batch_shape) + (self.hidden,), jnp.float32)

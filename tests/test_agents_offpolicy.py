@@ -28,7 +28,7 @@ from compiles import count_compilations
 from gymnax.environments import spaces
 
 import envs
-from jaxrl import nets, parallel, registry
+from jaxrl import buffers, nets, parallel, registry
 from jaxrl.agents import dqn, offpolicy, sac
 
 ITERS = 150
@@ -187,17 +187,20 @@ def test_sac_discrete_picks_the_better_action():
 
 
 def test_truncation_bootstraps_and_termination_does_not():
-    # Stored transitions: the chain is only ever cut by truncation, so no
+    # Replayed transitions: the chain is only ever cut by truncation, so no
     # transition is terminal and the next observation of every B -> B step is
     # B (the step's final observation), not the reset observation A.
+    # (A buffer of the loop's store shape, drawing a big batch to look at.)
+    look = buffers.uniform(PROBE["buffer_size"], PROBE["num_envs"], 2048)
     chain = probe_results("dqn")["TimeLimitChain"].state.buffer
-    obs, next_obs = np.asarray(chain.data.obs[:, 0]), np.asarray(chain.data.next_obs)
-    filled = np.arange(chain.capacity) < int(chain.size)
-    assert not np.asarray(chain.data.terminated)[filled].any()
-    from_b = filled & (obs == 1.0)
+    batch = look.sample(jax.random.key(1), chain, GAMMA)
+    obs, next_obs = np.asarray(batch.obs[:, 0]), np.asarray(batch.next_obs[:, 0])
+    np.testing.assert_array_equal(np.asarray(batch.discount), GAMMA)
+    from_b = obs == 1.0
     assert from_b.sum() > 100 and np.all(next_obs[from_b] == 1.0)
     constant = probe_results("dqn")["ConstantReward"].state.buffer
-    assert np.asarray(constant.data.terminated)[: int(constant.size)].all()
+    batch = look.sample(jax.random.key(1), constant, GAMMA)
+    np.testing.assert_array_equal(np.asarray(batch.discount), 0.0)
     # Learned values: Q(B) = 1 / (1 - g) = 2, not 1 (termination) or 4/3
     # (bootstrapping from the reset observation); ConstantReward stays at
     # 1, not 1 + g (bootstrapping through a termination).
@@ -234,7 +237,7 @@ def test_sac_continuous_learns_the_probe_with_scaled_actions():
     q1, q2 = nets.TwinQ((16,), "relu").apply(params["critic"], jnp.zeros((3, 1)), a)
     np.testing.assert_allclose(jnp.minimum(q1, q2), [0.0, -0.25, -0.25], atol=0.1)
     # The buffer holds the policy's (-1, 1) actions, not the env's.
-    stored = np.asarray(out.state.buffer.data.action)
+    stored = np.asarray(out.state.buffer.data["action"])
     assert stored.min() >= -1.0 and stored.max() <= 1.0 and stored.min() < -0.3
     assert np.isfinite(out.metrics["alpha"][-1]) and out.metrics["alpha"][-1] > 0
 
@@ -477,3 +480,27 @@ def test_parallel_run_sac_pendulum():
     finished = out.metrics["return"][:, -1]
     assert np.all((finished <= 0) & (finished > -3300))
     assert np.all(out.metrics["eval_return"][:, 9::10] <= 0)
+
+
+def test_dqn_with_a_cnn_torso_learns_from_minatar_frames():
+    """The torso choice reaches the loop: MinAtar's [10, 10, 4] frames go into
+    the env-major replay as they are (not flattened) and through the CNN."""
+    env, params = envs.make("Breakout-MinAtar")
+    config = dqn.DQNConfig(
+        num_envs=2,
+        train_freq=2,
+        total_timesteps=2 * 2 * 8,
+        buffer_size=64,
+        batch_size=8,
+        learning_starts=16,
+        eval_every=0,
+        torso="minatar_cnn",
+    )
+    out = jax.jit(dqn.make_train(config, env, params))(KEY, dqn.DQNHParams())
+    q = out.state.learner.params["q"]["params"]
+    assert q["Torso_0"]["MinAtarCNN_0"]["Conv_0"]["kernel"].shape == (3, 3, 4, 16)
+    assert out.state.buffer.data["obs"].shape == (2, 32, 10, 10, 4)
+    loss = np.asarray(out.metrics["loss"])
+    assert np.isnan(loss[:3]).all() and np.isfinite(loss[3:]).all()
+    with pytest.raises(ValueError, match="torso='resnet' is unknown; allowed: mlp"):
+        dqn.DQNConfig(torso="resnet")

@@ -189,7 +189,7 @@ def test_off_policy_agents_train_on_envpool(name, make_train, config, hparams):
         )
     finally:
         jax.config.update("jax_disable_most_optimizations", old)
-    obs = np.asarray(both.state.buffer.data.obs)  # [seeds, capacity, ...]
+    obs = np.asarray(both.state.buffer.data["obs"])  # [seeds, envs, time, ...]
     assert not np.array_equal(obs[0], obs[1])  # each seed steps its own envs
     out = jax.tree.map(lambda x: x[0], both)  # seed 0
     m = jax.tree.map(np.asarray, out.metrics)
@@ -204,10 +204,10 @@ def test_off_policy_agents_train_on_envpool(name, make_train, config, hparams):
     # which are the steps from a final observation to a reset observation
     # with reward 0 (CartPole pays 1 on every real step).
     data = out.state.buffer.data
-    valid = np.asarray(data.valid)
-    assert valid.shape == (96,) and 0 < (~valid).sum() < 96
+    valid = np.asarray(data["valid"])
+    assert valid.shape == (2, 48) and 0 < (~valid).sum() < 96
     if name.endswith("CartPole-v1"):
-        np.testing.assert_array_equal(valid, np.asarray(data.reward) == 1.0)
+        np.testing.assert_array_equal(valid, np.asarray(data["reward"]) == 1.0)
     # Episodes of 10 steps + 1 delayed reset: lengths never count the reset.
     assert int(out.state.stats.length.max()) <= 10
 

@@ -14,8 +14,10 @@ from jaxrl.nets import (
     MLP,
     CategoricalHead,
     GaussianHead,
+    GRUCore,
     NatureCNN,
     QNetwork,
+    Torso,
     TwinQ,
     ValueHead,
 )
@@ -103,7 +105,7 @@ def test_twin_q_discrete():
 
 def test_nature_cnn():
     net = NatureCNN()
-    frame = jnp.zeros((84, 84, 4), jnp.uint8)
+    frame = jnp.zeros((4, 84, 84), jnp.uint8)  # [C, H, W], as EnvPool gives it
     # Shapes from a traced init (the orthogonal init of the 3136x512 kernel is a
     # QR that costs seconds on a CPU, so the values below are random instead).
     shapes = jax.eval_shape(net.init, KEY, frame)
@@ -120,7 +122,7 @@ def test_nature_cnn():
         lambda x: jnp.asarray(0.05 * rng.standard_normal(x.shape), jnp.float32),
         shapes,
     )
-    frames = jnp.asarray(rng.integers(0, 256, (2, 3, 84, 84, 4)), jnp.uint8)
+    frames = jnp.asarray(rng.integers(0, 256, (2, 3, 4, 84, 84)), jnp.uint8)
     cnn = jax.jit(net.apply)
     out = cnn(params, frames)
     assert out.shape == (2, 3, 512) and np.all(np.asarray(out) >= 0)
@@ -130,6 +132,42 @@ def test_nature_cnn():
     np.testing.assert_allclose(cnn(params, frames[1, 2]), out[1, 2], atol=1e-4)
     ref = cnn(params, frames[0, 0].astype(jnp.float32))
     np.testing.assert_allclose(ref, out[0, 0], atol=1e-4)
+    # [H, W, C] frames with channels_first=False: the same features.
+    last = jax.jit(NatureCNN(channels_first=False).apply)
+    hwc = jnp.moveaxis(frames[0, 0], 0, -1)
+    np.testing.assert_allclose(last(params, hwc), out[0, 0], atol=1e-4)
+
+
+def test_minatar_cnn_and_torso_by_name():
+    obs = jnp.asarray(np.random.default_rng(1).random((5, 10, 10, 4)) < 0.3)
+    torso = Torso("minatar_cnn", obs_ndim=3)
+    params = torso.init(KEY, obs[0])
+    kernel = params["params"]["MinAtarCNN_0"]["Conv_0"]["kernel"]
+    assert kernel.shape == (3, 3, 4, 16)
+    # (10 - 3 + 1)^2 * 16 = 1024 features into the 128-unit layer.
+    dense = params["params"]["MinAtarCNN_0"]["Dense_0"]["kernel"]
+    assert dense.shape == (1024, 128)
+    out = torso.apply(params, obs)
+    assert out.shape == (5, 128) and np.all(np.asarray(out) >= 0)
+    # An MLP torso flattens an observation of any rank.
+    mlp = Torso("mlp", (8,), obs_ndim=3)
+    assert mlp.apply(mlp.init(KEY, obs[0]), obs).shape == (5, 8)
+    with pytest.raises(ValueError, match="unknown torso 'resnet'"):
+        Torso("resnet").init(KEY, obs[0])
+
+
+def test_gru_core_resets_its_memory_where_an_episode_starts():
+    core = GRUCore(hidden=6)
+    x = jnp.asarray(np.random.default_rng(2).standard_normal((3, 4)), jnp.float32)
+    carry = core.initial_carry((3,))
+    params = core.init(KEY, carry, x, jnp.zeros(3, bool))
+    h1, _ = core.apply(params, carry, x, jnp.zeros(3, bool))
+    assert h1.shape == (3, 6) and np.any(np.asarray(h1) != 0)
+    # Second step: env 1 starts an episode, so it sees a zero carry.
+    h2, out = core.apply(params, h1, x, jnp.array([False, True, False]))
+    np.testing.assert_array_equal(out, h2)
+    np.testing.assert_allclose(h2[1], h1[1], atol=1e-6)  # same as from zero
+    assert not np.allclose(h2[0], h1[0])  # env 0 remembers
 
 
 def test_jit_vmap_over_seeds_matches_loop():

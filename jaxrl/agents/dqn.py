@@ -61,6 +61,10 @@ class DQNConfig(OffPolicyConfig):
     Attributes:
         double: use the double-DQN target (van Hasselt et al., 2016).
         activation: ``"relu"`` or ``"tanh"`` for the Q-network's hidden layers.
+        torso: ``"mlp"`` (``hidden_sizes`` on the flattened observation),
+            ``"nature_cnn"`` (Atari frames ``[C, H, W]`` uint8, Mnih et al.,
+            2015) or ``"minatar_cnn"`` (MinAtar's ``[10, 10, C]``); a CNN torso
+            feeds the Q head directly and ``hidden_sizes`` is unused.
         max_grad_norm: clip the global gradient norm to this (``None``: no
             clipping).
     """
@@ -75,6 +79,7 @@ class DQNConfig(OffPolicyConfig):
     eval_every: int = 500
     double: bool = False
     activation: str = "relu"
+    torso: str = "mlp"
     max_grad_norm: float | None = 10.0
 
     def __post_init__(self):
@@ -84,6 +89,10 @@ class DQNConfig(OffPolicyConfig):
         if self.activation not in ("relu", "tanh"):
             raise ValueError(
                 f"activation={self.activation!r} is unknown; allowed: relu, tanh"
+            )
+        if self.torso not in nets.TORSOS:
+            raise ValueError(
+                f"torso={self.torso!r} is unknown; allowed: {', '.join(nets.TORSOS)}"
             )
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
             raise ValueError(
@@ -174,13 +183,21 @@ def _check_env(env: Any, env_params: Any) -> spaces.Discrete:
 def _network(config: DQNConfig, env: Any, env_params: Any):
     """The Q-network, its apply on raw observations, ``A`` and the obs shape."""
     num_actions = int(_check_env(env, env_params).n)
-    obs_shape = tuple(env.observation_space(env_params).shape)
-    net = nets.QNetwork(config.hidden_sizes, config.activation, num_actions)
+    space = env.observation_space(env_params)
+    obs_shape = tuple(space.shape)
+    net = nets.QNetwork(
+        config.hidden_sizes, config.activation, num_actions, torso=config.torso
+    )
+    if config.torso == "mlp":
+        example = jnp.zeros((1, math.prod(obs_shape)), jnp.float32)
 
-    def apply(params, obs):
-        return net.apply(params, offpolicy.flatten_obs(obs, obs_shape))
+        def apply(params, obs):
+            return net.apply(params, offpolicy.flatten_obs(obs, obs_shape))
 
-    return net, apply, num_actions, obs_shape
+    else:
+        example = jnp.zeros((1,) + obs_shape, getattr(space, "dtype", jnp.float32))
+        apply = net.apply
+    return net, apply, num_actions, example
 
 
 def q_function(config: DQNConfig, env: Any, env_params: Any):
@@ -206,12 +223,12 @@ def make_train(config: DQNConfig, env: Any, env_params: Any) -> Trainer:
     Raises:
         ValueError: a non-Discrete action space.
     """
-    net, q_fn, num_actions, obs_shape = _network(config, env, env_params)
+    net, q_fn, num_actions, example_obs = _network(config, env, env_params)
     loss_fn = double_dqn_loss if config.double else dqn_loss
     max_norm = config.max_grad_norm
 
     def init(key: jax.Array, hparams: DQNHParams) -> Learner:
-        params = net.init(key, jnp.zeros((1, math.prod(obs_shape)), jnp.float32))
+        params = net.init(key, example_obs)
         opt_state = offpolicy.adam(hparams.lr, max_norm).init(params)
         return Learner(
             params={"q": params},
@@ -234,7 +251,7 @@ def make_train(config: DQNConfig, env: Any, env_params: Any) -> Trainer:
 
     def learn(key, learner: Learner, hparams: DQNHParams, batch: Transition):
         del key  # deterministic given the batch
-        discount = hparams.gamma * (1.0 - batch.terminated.astype(jnp.float32))
+        discount = batch.discount  # gamma, 0 at terminations
         q_target_t = q_fn(learner.target_params["q"], batch.next_obs)
         delta = jnp.broadcast_to(hparams.huber_delta, batch.reward.shape)
 

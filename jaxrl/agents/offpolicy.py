@@ -4,9 +4,10 @@ One Trainer iteration is one act-then-learn cycle (Mnih et al., 2015,
 algorithm 1; Haarnoja et al., 2018, algorithm 1):
 
 1. **Act**: step ``num_envs`` environments ``train_freq`` times with the
-   agent's behaviour policy (a ``lax.scan``), and add the
-   ``num_envs * train_freq`` transitions to a uniform replay buffer
-   (:mod:`jaxrl.buffers.replay`).
+   agent's behaviour policy (a ``lax.scan``), adding each step of every
+   environment to the replay buffer, a :class:`jaxrl.buffers.Buffer` (by
+   default :func:`jaxrl.buffers.uniform`: an env-major store from which the
+   next observation of a step is its neighbour's observation).
 2. **Learn**: once ``env_steps >= learning_starts`` (and the buffer holds a
    batch), take ``gradient_steps`` gradient steps on minibatches of
    ``batch_size`` replayed transitions (another ``lax.scan``); after every
@@ -29,11 +30,12 @@ temperature) and in their reported means, and the step is no step of the next
 episode's length. Greedy evaluation runs on :func:`envs.vector.eval_env` (for
 EnvPool the task's gymnax twin; none without one: ``eval_return`` stays NaN).
 
-A transition stores ``terminated`` (not ``terminated | truncated``) as its
-discount mask and the observation the step actually reached
-(``VecStep.final_obs``) as its next observation, so an episode cut by a time
-limit bootstraps, ``y = r + gamma * V(s')``, and only a true termination
-stops it, ``y = r``.
+A replayed :class:`jaxrl.buffers.Transition` carries ``discount`` (``gamma``,
+0 only where the episode terminated) and the observation the step actually
+reached as its next observation (``VecStep.final_obs`` for gymnax batches,
+the next slot for EnvPool's delayed reset), so an episode cut by a time limit
+bootstraps, ``y = r + gamma * V(s')``, and only a true termination stops it,
+``y = r``.
 
 An agent plugs in through :class:`Agent`: how it initialises its
 :class:`Learner` (parameters, target parameters, optimiser states), how it
@@ -49,7 +51,7 @@ seeds a ``lax.cond`` on the iteration would run both branches every time.
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -59,8 +61,8 @@ from flax import struct
 from gymnax.environments import spaces
 
 from envs.vector import VecEnv, eval_env, make_vec
+from jaxrl import buffers
 from jaxrl.agents import common
-from jaxrl.buffers import replay
 from jaxrl.types import Trainer
 
 __all__ = [
@@ -190,34 +192,7 @@ class OffPolicyConfig:
 # --- Records and states -------------------------------------------------------
 
 
-class Transition(NamedTuple):
-    """One replayed transition ``(s_{t-1}, a_{t-1}, r_t, terminated_t, s_t)``.
-
-    Leaves have no batch axis in the buffer's example and ``[B]`` (or
-    ``[T, B]``) leading axes in batches.
-
-    Attributes:
-        obs: ``s_{t-1}``, the observation acted on.
-        action: ``a_{t-1}`` as the agent produced it (for SAC: in ``[-1, 1]``,
-            before scaling to the Box bounds).
-        reward: ``r_t``, float32.
-        terminated: ``terminated_t``, bool: the discount mask; truncation is
-            not stored, so a truncated step bootstraps from ``next_obs``.
-        next_obs: ``s_t``, the observation the step reached
-            (``VecStep.final_obs``), not the reset observation.
-        valid: bool, False for a step to learn nothing from (EnvPool's
-            delayed reset, :mod:`envs.envpool_env`); ``None`` (no leaf in the
-            buffer) for an environment batch whose steps are all real, such
-            as every gymnax batch. Agents average their losses with
-            :func:`jaxrl.agents.common.masked_mean`.
-    """
-
-    obs: Any
-    action: jax.Array
-    reward: jax.Array
-    terminated: jax.Array
-    next_obs: Any
-    valid: Any = None
+Transition = buffers.Transition  # what ``Agent.learn`` gets: see jaxrl.buffers
 
 
 @struct.dataclass
@@ -243,7 +218,7 @@ class OffPolicyState:
 
     Attributes:
         learner: the agent's :class:`Learner`.
-        buffer: the replay buffer of :class:`Transition`.
+        buffer: the replay buffer's state (of :class:`jaxrl.buffers.Timestep`).
         obs: the observations to act on next, ``[num_envs, ...]``.
         env_state: the environments' states, ``[num_envs, ...]``.
         stats: returns of the episodes in progress.
@@ -255,7 +230,7 @@ class OffPolicyState:
     """
 
     learner: Learner
-    buffer: replay.BufferState
+    buffer: Any
     obs: Any
     env_state: Any
     stats: common.EpisodeStats
@@ -278,7 +253,8 @@ class Agent:
         act_eval: the greedy/deterministic policy ``(key, learner, obs [B,
             ...]) -> actions [B, ...]``, in the same form as ``act``'s.
         learn: one gradient step ``(key, learner, hparams, batch) ->
-            (learner, metrics)`` on a :class:`Transition` batch ``[B, ...]``;
+            (learner, metrics)`` on a :class:`jaxrl.buffers.Transition` batch
+            ``[B, ...]`` (its ``discount`` already holds ``gamma``);
             metrics are float scalars (NaN before learning starts). The
             loop updates the target parameters afterwards.
         example_action: one action as ``act`` returns it, without the batch
@@ -365,7 +341,11 @@ def _nan_like(tree: Any) -> Any:
 
 
 def make_trainer(
-    config: OffPolicyConfig, env: Any, env_params: Any, agent: Agent
+    config: OffPolicyConfig,
+    env: Any,
+    env_params: Any,
+    agent: Agent,
+    buffer: buffers.Buffer | None = None,
 ) -> Trainer:
     """The shared act-then-learn loop as a :class:`~jaxrl.types.Trainer`.
 
@@ -374,6 +354,9 @@ def make_trainer(
         env, env_params: a gymnax environment (auto-resetting, six-value step),
             or an adapter with ``make_vec`` (EnvPool, :mod:`envs.envpool_env`).
         agent: the algorithm's pieces.
+        buffer: the replay; by default :func:`jaxrl.buffers.uniform` of
+            ``buffer_size`` steps (rounded down to a multiple of
+            ``num_envs``) sampling ``batch_size`` one-step transitions.
 
     Returns:
         A Trainer whose state is an :class:`OffPolicyState` and whose metrics,
@@ -390,23 +373,27 @@ def make_trainer(
     num_envs, train_freq = config.num_envs, config.train_freq
     batch_size, gradient_steps = config.batch_size, config.gradient_steps
     target_every, eval_every = config.target_update_every, config.eval_every
+    if buffer is None:
+        capacity = config.buffer_size // num_envs * num_envs
+        buffer = buffers.uniform(capacity, num_envs, batch_size)
 
     def init(key: jax.Array, hparams: Any) -> OffPolicyState:
         key, learner_key, reset_key = jax.random.split(key, 3)
         learner = agent.init(learner_key, hparams)
         obs, env_state = vec.reset(reset_key)
         example_obs = jax.tree.map(lambda x: x[0], obs)
-        example = Transition(
+        example = buffers.Timestep(
             obs=example_obs,
             action=jnp.asarray(agent.example_action),
             reward=jnp.zeros((), jnp.float32),
             terminated=jnp.zeros((), bool),
-            next_obs=example_obs,
+            truncated=jnp.zeros((), bool),
             valid=jnp.ones((), bool) if masked else None,
+            final_obs=None if masked else example_obs,
         )
         return OffPolicyState(
             learner=learner,
-            buffer=replay.init(example, config.buffer_size),
+            buffer=buffer.init(example),
             obs=obs,
             env_state=env_state,
             stats=common.EpisodeStats.zeros(num_envs),
@@ -418,52 +405,53 @@ def make_trainer(
         )
 
     def rollout(key, state: OffPolicyState):
-        """``train_freq`` steps of every env; transitions ``[T * N, ...]``."""
+        """``train_freq`` steps of every env, each added to the buffer."""
         learner, hp = state.learner, state.hparams
 
         def step_fn(carry, step_key):
-            obs, env_state, stats, env_steps = carry
+            obs, env_state, stats, env_steps, memory = carry
             act_key, env_key = jax.random.split(step_key)
             action = agent.act(act_key, learner, hp, obs, env_steps)
             step = vec.step(env_key, env_state, agent.to_env(action))
             stats, finished, count = stats.track(step)
-            transition = Transition(
-                obs=obs,
-                action=action,
-                reward=step.reward,
-                terminated=step.terminated,
-                next_obs=step.final_obs,
-                valid=step.valid if masked else None,
+            memory = buffer.add(
+                memory,
+                buffers.Timestep(
+                    obs=obs,
+                    action=action,
+                    reward=step.reward,
+                    terminated=step.terminated,
+                    truncated=step.truncated,
+                    valid=step.valid if masked else None,
+                    final_obs=None if masked else step.final_obs,
+                ),
             )
-            carry = (step.obs, step.state, stats, env_steps + num_envs)
-            return carry, (transition, finished, count)
+            carry = (step.obs, step.state, stats, env_steps + num_envs, memory)
+            return carry, (finished, count)
 
         carry = (state.obs, state.env_state, state.stats, state.env_steps)
-        carry, (transitions, finished, count) = jax.lax.scan(
-            step_fn, carry, jax.random.split(key, train_freq)
+        carry, (finished, count) = jax.lax.scan(
+            step_fn, carry + (state.buffer,), jax.random.split(key, train_freq)
         )
-        obs, env_state, stats, env_steps = carry
-        flat = jax.tree.map(
-            lambda x: x.reshape((train_freq * num_envs,) + x.shape[2:]), transitions
-        )
+        obs, env_state, stats, env_steps, memory = carry
         ret = common.mean_or_nan(finished.sum(), count.sum())
         state = state.replace(
             obs=obs,
             env_state=env_state,
             stats=stats,
             env_steps=env_steps,
-            buffer=replay.add(state.buffer, flat),
+            buffer=memory,
         )
         return state, ret
 
     def learn_phase(key, state: OffPolicyState):
         """``gradient_steps`` gradient and target updates, metrics averaged."""
-        hp, buffer = state.hparams, state.buffer
+        hp, memory = state.hparams, state.buffer
 
         def grad_step(carry, step_key):
             learner, num_updates = carry
             sample_key, update_key = jax.random.split(step_key)
-            batch = replay.sample(sample_key, buffer, batch_size)
+            batch = buffer.sample(sample_key, memory, hp.gamma)
             learner, metrics = agent.learn(update_key, learner, hp, batch)
             num_updates = num_updates + 1
             tau = jnp.where(num_updates % target_every == 0, hp.tau, 0.0)
@@ -486,7 +474,7 @@ def make_trainer(
 
         def one_step():
             key = jax.random.key(0)
-            batch = replay.sample(key, state.buffer, batch_size)
+            batch = buffer.sample(key, state.buffer, state.hparams.gamma)
             return agent.learn(key, state.learner, state.hparams, batch)[1]
 
         return _nan_like(jax.eval_shape(one_step))
@@ -520,12 +508,14 @@ def make_trainer(
         )
         return {"eval_return": ret.astype(jnp.float32)}
 
-    # Learning starts once the buffer holds learning_starts steps and a batch:
-    # after iteration i (1-based) it holds i * steps_per_iteration.
+    # Learning starts once the buffer holds learning_starts steps and a batch
+    # (after iteration i, 1-based, it holds i * steps_per_iteration) and each
+    # env's ring can rebuild a transition (buffer.min_steps steps each).
     first = max(config.learning_starts, batch_size)
-    warmup_iterations = min(
-        config.num_iterations, -(-first // config.steps_per_iteration) - 1
+    first_iteration = max(
+        -(-first // config.steps_per_iteration), -(-buffer.min_steps // train_freq)
     )
+    warmup_iterations = min(config.num_iterations, first_iteration - 1)
     return Trainer(
         init=init,
         update=lambda state: iteration(state, learn=True),

@@ -368,7 +368,7 @@ def make_train(config: SACConfig, env: Any, env_params: Any) -> Trainer:
         next_key, actor_key = jax.random.split(key)
         target_entropy = hparams.target_entropy_scale * continuous_target_entropy(dim)
         alpha = jnp.exp(learner.params["log_alpha"])
-        discount = hparams.gamma * (1.0 - batch.terminated.astype(jnp.float32))
+        discount = batch.discount  # gamma, 0 at terminations
 
         # Critics: a_t ~ pi(.|s_t) from the current actor, target critics.
         mean_t, log_std_t = pi(learner.params["actor"], batch.next_obs)
@@ -485,7 +485,7 @@ def make_train_discrete(config: SACConfig, env: Any, env_params: Any) -> Trainer
             num_actions, 1.0
         )
         alpha = jnp.exp(learner.params["log_alpha"])
-        discount = hparams.gamma * (1.0 - batch.terminated.astype(jnp.float32))
+        discount = batch.discount  # gamma, 0 at terminations
         logits_t = pi(learner.params["actor"], batch.next_obs)
         q1_t, q2_t = q(learner.target_params["critic"], batch.next_obs)
 

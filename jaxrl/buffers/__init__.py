@@ -2,8 +2,11 @@
 
 - :func:`uniform`: n-step transitions from an env-major store, frame stacks
   rebuilt by index (:mod:`jaxrl.buffers.uniform`);
-- :func:`sequences`: ``[batch, length]`` windows with episode flags;
-- :mod:`jaxrl.buffers.replay`: a flat circular buffer of whole transitions.
+- :func:`sequences`: ``[batch, length]`` windows with episode flags.
+
+Both share one store (:mod:`jaxrl.buffers.trajectory`), so a loop can take
+either. The off-policy loop takes a ``Buffer`` (``make_trainer(...,
+buffer=...)``), by default ``uniform`` of one-step transitions.
 """
 
 from jaxrl.buffers.trajectory import Timestep, TrajectoryState, nbytes
