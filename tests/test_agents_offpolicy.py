@@ -365,6 +365,10 @@ def test_wrong_action_space_is_refused():
             "cannot hold one iteration",
         ),
         (dict(eval_every=-1), "eval_every=-1"),
+        (
+            dict(num_envs=4, train_freq=1, buffer_size=4, batch_size=4),
+            r"buffer_size=4 holds 1 step\(s\) per environment",
+        ),
     ],
 )
 def test_bad_config_is_refused(kwargs, match):

@@ -164,6 +164,13 @@ class OffPolicyConfig:
                 f"batch_size={self.batch_size} is larger than "
                 f"buffer_size={self.buffer_size}; it must be <= buffer_size"
             )
+        if self.buffer_size // self.num_envs < 2:
+            raise ValueError(
+                f"buffer_size={self.buffer_size} holds "
+                f"{self.buffer_size // self.num_envs} step(s) per environment "
+                f"(num_envs={self.num_envs}); it needs at least 2 (a step and "
+                f"the next), e.g. buffer_size={2 * self.num_envs}"
+            )
         if per_iteration > self.buffer_size:
             raise ValueError(
                 f"buffer_size={self.buffer_size} cannot hold one iteration's "

@@ -116,6 +116,21 @@ def _ring(capacity: int, num_envs: int) -> int:
     return capacity // num_envs
 
 
+def _store(num_envs: int, time: int, k: int, axis: int, min_steps: int):
+    """``(init, add, can_sample)`` of a store of ``[num_envs, time]`` slots."""
+
+    def init(example: Timestep) -> TrajectoryState:
+        return trajectory.init(example, num_envs, time, k, axis)
+
+    def add(state: TrajectoryState, step: Timestep) -> TrajectoryState:
+        return trajectory.add(state, step, k, axis)
+
+    def can_sample(state: TrajectoryState) -> jax.Array:
+        return state.size >= min_steps
+
+    return init, add, can_sample
+
+
 def _ages(key, state, batch, low, high, num_envs):
     """``batch`` (env, slot) pairs, uniform over envs and ages in [low, high]."""
     env_key, age_key = jax.random.split(key)
@@ -160,14 +175,7 @@ def uniform(
             f"transition with n_step={n} and frame_stack={k} needs {min_steps}"
         )
 
-    def init(example: Timestep) -> TrajectoryState:
-        return trajectory.init(example, num_envs, time, k, stack_axis)
-
-    def add(state: TrajectoryState, step: Timestep) -> TrajectoryState:
-        return trajectory.add(state, step, k, stack_axis)
-
-    def can_sample(state: TrajectoryState) -> jax.Array:
-        return state.size >= min_steps
+    init, add, can_sample = _store(num_envs, time, k, stack_axis, min_steps)
 
     def obs_at(state, env, t):
         return trajectory.stacks(state, env, t, k, stack_axis)
@@ -235,14 +243,7 @@ def sequences(
             f"of length {length} with frame_stack={k} needs {min_steps}"
         )
 
-    def init(example: Timestep) -> TrajectoryState:
-        return trajectory.init(example, num_envs, time, k, stack_axis)
-
-    def add(state: TrajectoryState, step: Timestep) -> TrajectoryState:
-        return trajectory.add(state, step, k, stack_axis)
-
-    def can_sample(state: TrajectoryState) -> jax.Array:
-        return state.size >= min_steps
+    init, add, can_sample = _store(num_envs, time, k, stack_axis, min_steps)
 
     def sample(key: jax.Array, state: TrajectoryState, gamma: Any = None) -> Sequence:
         del gamma
