@@ -101,7 +101,7 @@ def nbytes(state: Any) -> int:
 
 
 def _newest(x: jax.Array, axis: int) -> jax.Array:
-    return jnp.take(x, x.shape[axis] - 1 if axis >= 0 else -1, axis=axis)
+    return jnp.take(x, x.shape[axis] - 1, axis=axis)
 
 
 def init(
