@@ -20,6 +20,13 @@ printing off and its orthogonal initialiser swapped for
 ``vmap`` hangs XLA:CPU on a two-core machine).
 
     python experiments/bench_ppo.py [--seeds 1,8,64] [--purejaxrl PATH]
+        [--timesteps 5e5] [--repeats 3]
+
+Each seed count compiles both sides, then times them in alternation
+(``--repeats`` rounds, the order swapped every round, so that a slow spell of
+the machine hits both) and prints each side's median run time and the ratio
+of the two per round (median, min, max): the speed of jaxrl relative to
+PureJaxRL, > 1 when ours is faster.
 
 ``--breakdown N`` says where our time goes instead: N seeds x 2e5 steps with
 4 epochs x 4 minibatches (the default), 1 epoch x 4 minibatches and 1 epoch x
@@ -44,9 +51,10 @@ from jaxrl.nets import orthogonal
 SOLVED = 475.0
 
 
-def ours(num_seeds: int):
+def ours(num_seeds: int, timesteps: int):
     env, params = __import__("envs").make("CartPole-v1")
-    trainer = ppo.make_train(ppo.Config(eval_every=0), env, params)
+    config = ppo.Config(eval_every=0, total_timesteps=timesteps)
+    trainer = ppo.make_train(config, env, params)
     fn = jax.jit(jax.vmap(trainer, in_axes=(0, None)))
     keys = parallel.seed_keys(0, num_seeds)
     args = (keys, ppo.HParams())
@@ -55,7 +63,7 @@ def ours(num_seeds: int):
         final = np.nanmean(np.asarray(out.metrics["return"])[:, -10:], axis=1)
         return final >= SOLVED
 
-    return fn, args, solved, ppo.Config().total_timesteps
+    return fn, args, solved, config.total_timesteps
 
 
 class _FiveValueStep:
@@ -108,8 +116,8 @@ def purejaxrl(path: str):
 
     config["DEBUG"] = False  # its per-episode printing would slow it down
 
-    def build(num_seeds: int):
-        train = module.make_train(config)
+    def build(num_seeds: int, timesteps: int):
+        train = module.make_train({**config, "TOTAL_TIMESTEPS": timesteps})
         fn = jax.jit(jax.vmap(train))
         keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
 
@@ -118,31 +126,74 @@ def purejaxrl(path: str):
             final = ret[:, -10:].mean(axis=(1, 2, 3))
             return final >= SOLVED
 
-        return fn, (keys,), solved, int(config["TOTAL_TIMESTEPS"])
+        return fn, (keys,), solved, timesteps
 
     return build
 
 
-def measure(name, build, seeds):
+def measure(builds: dict, seeds: list[int], timesteps: int, repeats: int) -> None:
+    """Per seed count: compile every side, then time them in alternation
+    (the first side first in even rounds, last in odd ones), ``repeats``
+    rounds; print each side's median run time and the per-round ratios."""
+    first = next(iter(builds))
     for n in seeds:
-        fn, args, solved, steps = build(n)
-        t0 = time.perf_counter()
-        compiled = fn.lower(*args).compile()
-        compile_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        out = jax.block_until_ready(compiled(*args))
-        run_s = time.perf_counter() - t0
-        ok = solved(out)
-        print(
-            f"{name:<10} {n:>6} {compile_s:>10.1f} {run_s:>8.1f} "
-            f"{n * steps / run_s:>14,.0f} {ok.mean():>8.0%}",
-            flush=True,
-        )
+        compiled = {}
+        for name, build in builds.items():
+            fn, args, solved, steps = build(n, timesteps)
+            t0 = time.perf_counter()
+            compiled[name] = (fn.lower(*args).compile(), args, solved, steps)
+            compiled[name] += (time.perf_counter() - t0,)
+        times = {name: [] for name in builds}
+        solved_frac = {}
+        for r in range(repeats):
+            order = list(builds) if r % 2 == 0 else list(builds)[::-1]
+            for name in order:
+                fn, args, solved, _, _ = compiled[name]
+                t0 = time.perf_counter()
+                out = jax.block_until_ready(fn(*args))
+                times[name].append(time.perf_counter() - t0)
+                solved_frac[name] = solved(out).mean()
+        for name in builds:
+            run_s = float(np.median(times[name]))
+            print(
+                f"{name:<10} {n:>6} {compiled[name][4]:>10.1f} {run_s:>8.1f} "
+                f"{n * compiled[name][3] / run_s:>14,.0f} {solved_frac[name]:>8.0%}",
+                flush=True,
+            )
+        for name in builds:
+            if name == first:
+                continue
+            ratios = np.asarray(times[name]) / np.asarray(times[first])
+            print(
+                f"{'':<10} {n:>6} speed of {first} / {name}: median "
+                f"{np.median(ratios):.3f}x over {repeats} alternating rounds "
+                f"[min {ratios.min():.3f}, max {ratios.max():.3f}]",
+                flush=True,
+            )
+
+
+def update_flops(num_seeds: int) -> float:
+    """XLA's count of the floating-point operations of one iteration (rollout,
+    GAE, 4 epochs x 4 minibatches) of our PPO at ``num_seeds`` seeds."""
+    env, params = __import__("envs").make("CartPole-v1")
+    trainer = ppo.make_train(ppo.Config(eval_every=0), env, params)
+    keys = parallel.seed_keys(0, num_seeds)
+    state = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))(keys, ppo.HParams())
+    update = jax.jit(jax.vmap(trainer.update)).lower(state).compile()
+    cost = update.cost_analysis()
+    cost = cost[0] if isinstance(cost, list | tuple) else cost
+    return float(cost["flops"])
 
 
 def breakdown(num_seeds: int) -> None:
     env, params = __import__("envs").make("CartPole-v1")
     steps = 200_000
+    flops = update_flops(num_seeds)
+    iterations = steps // ppo.Config().batch_size
+    print(
+        f"one iteration at {num_seeds} seeds: {flops / 1e9:.3f} GFLOP (XLA's "
+        f"count); a {steps:,}-step run: {flops * iterations / 1e12:.3f} TFLOP"
+    )
     print(f"where the time goes: {num_seeds} seeds x {steps:,} steps, run s")
     for epochs, minibatches in ((4, 4), (1, 4), (1, 1)):
         config = ppo.Config(
@@ -157,9 +208,10 @@ def breakdown(num_seeds: int) -> None:
         jax.block_until_ready(compiled(*args))  # warm
         t0 = time.perf_counter()
         jax.block_until_ready(compiled(*args))
+        wall = time.perf_counter() - t0
+        rate = f", {flops * iterations / wall / 1e9:.1f} GFLOP/s" if epochs == 4 else ""
         print(
-            f"  {epochs} epoch(s) x {minibatches} minibatch(es): "
-            f"{time.perf_counter() - t0:6.2f}",
+            f"  {epochs} epoch(s) x {minibatches} minibatch(es): {wall:6.2f}{rate}",
             flush=True,
         )
 
@@ -167,6 +219,15 @@ def breakdown(num_seeds: int) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", default="1,8,64")
+    p.add_argument(
+        "--timesteps",
+        type=float,
+        default=5e5,
+        help="env steps per seed, both sides (default 5e5, PureJaxRL's)",
+    )
+    p.add_argument(
+        "--repeats", type=int, default=3, help="alternating timed rounds (default 3)"
+    )
     p.add_argument(
         "--purejaxrl",
         default=None,
@@ -184,14 +245,20 @@ def main() -> None:
         breakdown(args.breakdown)
         return
     seeds = [int(s) for s in args.seeds.split(",")]
-    print(f"PPO CartPole-v1, 5e5 steps per seed, on {jax.default_backend()}")
+    timesteps = int(args.timesteps)
+    print(
+        f"PPO CartPole-v1, {timesteps:,} steps per seed, on "
+        f"{jax.default_backend()}; run s: median of {args.repeats} alternating "
+        "rounds; solved: the last round's seeds (meaningful at the full 5e5)"
+    )
     print(
         f"{'':<10} {'seeds':>6} {'compile s':>10} {'run s':>8} "
         f"{'env steps/s':>14} {'solved':>8}"
     )
-    measure("jaxrl", ours, seeds)
+    builds = {"jaxrl": ours}
     if args.purejaxrl:
-        measure("PureJaxRL", purejaxrl(args.purejaxrl), seeds)
+        builds["PureJaxRL"] = purejaxrl(args.purejaxrl)
+    measure(builds, seeds, timesteps, args.repeats)
 
 
 if __name__ == "__main__":

@@ -49,8 +49,9 @@ def fields(obj_or_cls: Any) -> dict[str, Any]:
 
 
 def _validate(hparams: Any) -> None:
-    if hasattr(hparams, "validate"):
-        hparams.validate()
+    from jaxrl.types import check_hparams
+
+    check_hparams(hparams)
 
 
 def resolve(

@@ -321,7 +321,10 @@ class GRUCore(nn.Module):
         self, carry: jax.Array, features: jax.Array, reset: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
         carry = jnp.where(jnp.asarray(reset)[..., None], 0.0, carry)
-        carry, out = nn.GRUCell(self.hidden)(carry, features)
+        # flax's default recurrent initialiser is its orthogonal one, whose
+        # batched QR can hang XLA:CPU under vmap (see orthogonal): use ours.
+        cell = nn.GRUCell(self.hidden, recurrent_kernel_init=orthogonal())
+        carry, out = cell(carry, features)
         return carry, out
 
     def initial_carry(self, batch_shape: Sequence[int] = ()) -> jax.Array:

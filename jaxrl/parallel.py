@@ -4,8 +4,10 @@
 seeds (``vmap`` over keys) and, for a sweep, every setting of a stacked
 ``HParams`` (``vmap`` over the leading axis): one compilation for the whole
 grid. Long runs execute in compiled chunks with a progress bar between them;
-where there are several devices the seed axis is sharded across them (the
-seed count must be a multiple of the device count: :class:`DeviceCountError`).
+where there are several devices the seed axis lives on a
+:class:`jax.sharding.Mesh` over all of them, with explicit input and output
+shardings (:func:`batched`): each device runs its share of the seeds. The seed
+count must be a multiple of the device count (:class:`DeviceCountError`).
 
 Seed ``i`` of a run started from ``seed`` uses ``fold_in(key(seed), i)``, so it
 gets the same bits whatever ``num_seeds`` is, and every setting of a sweep sees
@@ -46,8 +48,9 @@ def stack(hparams: Sequence[Any]) -> Any:
 
 
 def _validate(hparams: Any) -> None:
-    if hasattr(hparams, "validate"):
-        hparams.validate()
+    from jaxrl.types import check_hparams
+
+    check_hparams(hparams)
 
 
 def _chunk_size(num_iterations: int, num_chunks: int, multiple_of: int = 1) -> int:
@@ -86,29 +89,48 @@ class DeviceCountError(ValueError):
     """The seed count does not split evenly over the devices."""
 
 
-def _shard_seeds(keys: jax.Array) -> jax.Array:
-    """Place the seed axis on a mesh over every device (a count that does not
-    divide them is refused, never left on one device in silence)."""
-    devices = jax.devices()
+def seed_mesh(num_seeds: int, devices: Sequence[Any] | None = None) -> Mesh | None:
+    """A one-axis mesh ``("seeds",)`` over ``devices`` (default: every device),
+    or ``None`` on a single device.
+
+    Raises:
+        DeviceCountError: ``num_seeds`` is not a multiple of the device count
+            (a run is never left on one device in silence).
+    """
+    devices = list(jax.devices() if devices is None else devices)
     if len(devices) == 1:
-        return keys
-    n, d = keys.shape[0], len(devices)
+        return None
+    n, d = num_seeds, len(devices)
     if n % d:
         raise DeviceCountError(
             f"{n} seeds do not split evenly over {d} devices: use a multiple of "
             f"{d} (e.g. {n + d - n % d}), or fewer devices (e.g. "
             "CUDA_VISIBLE_DEVICES)"
         )
-    mesh = Mesh(np.asarray(devices), ("seeds",))
-    return jax.device_put(keys, NamedSharding(mesh, PartitionSpec("seeds")))
+    return Mesh(np.asarray(devices), ("seeds",))
 
 
-def batched(trainer: Trainer, *, sweep: bool = False) -> tuple[Callable, Callable]:
+def seed_sharding(mesh: Mesh, sweep: bool = False) -> NamedSharding:
+    """Arrays ``[N, ...]`` (``[H, N, ...]`` for a sweep) split along the seed
+    axis ``N`` over ``mesh``; every other axis whole on each device."""
+    return NamedSharding(
+        mesh, PartitionSpec(None, "seeds") if sweep else PartitionSpec("seeds")
+    )
+
+
+def batched(
+    trainer: Trainer, *, sweep: bool = False, mesh: Mesh | None = None
+) -> tuple[Callable, Callable]:
     """Compiled ``init(keys, hparams)`` and ``advance(state, plan)`` over seeds
     (and settings when ``sweep``), ``plan`` from :meth:`Trainer.plan` (static:
     equal plans share a compilation). Shapes: keys ``[N]``; hparams leaves
     ``[H]`` for a sweep; state and metrics gain leading axes ``[H, N]`` or
-    ``[N]``."""
+    ``[N]``.
+
+    With a ``mesh`` (:func:`seed_mesh`) the shardings are explicit: keys,
+    state and metrics split along the seed axis (:func:`seed_sharding`),
+    hyperparameters replicated, so each device runs its own seeds and no
+    collective is needed."""
     init = jax.vmap(trainer.init, in_axes=(0, None))
     if sweep:
         init = jax.vmap(init, in_axes=(None, 0))
@@ -120,9 +142,28 @@ def batched(trainer: Trainer, *, sweep: bool = False) -> tuple[Callable, Callabl
     # Initialisation runs once: compiling it at a low optimisation level saves
     # seconds (a batched orthogonal init is a batched QR) and costs nothing.
     fast_compile = {"xla_backend_optimization_level": 0}
+    if mesh is None:
+        return (
+            jax.jit(init, compiler_options=fast_compile),
+            jax.jit(advance, static_argnums=1, donate_argnums=0),
+        )
+    seeds = NamedSharding(mesh, PartitionSpec("seeds"))
+    state = seed_sharding(mesh, sweep)
+    replicated = NamedSharding(mesh, PartitionSpec())
     return (
-        jax.jit(init, compiler_options=fast_compile),
-        jax.jit(advance, static_argnums=1, donate_argnums=0),
+        jax.jit(
+            init,
+            in_shardings=(seeds, replicated),
+            out_shardings=state,
+            compiler_options=fast_compile,
+        ),
+        jax.jit(
+            advance,
+            static_argnums=1,
+            donate_argnums=0,
+            in_shardings=(state,),
+            out_shardings=state,
+        ),
     )
 
 
@@ -192,8 +233,11 @@ def run(
             carries the metrics up to the end of that chunk.
     """
     _validate(hparams)
-    keys = _shard_seeds(seed_keys(seed, num_seeds))
-    init, advance = batched(trainer, sweep=sweep)
+    mesh = seed_mesh(num_seeds)
+    keys = seed_keys(seed, num_seeds)
+    if mesh is not None:
+        keys = jax.device_put(keys, NamedSharding(mesh, PartitionSpec("seeds")))
+    init, advance = batched(trainer, sweep=sweep, mesh=mesh)
     total = trainer.num_iterations
     size, pieces = chunk_plan(trainer, num_chunks)
     state = init(keys, hparams)

@@ -1,4 +1,4 @@
-"""Named settings: an algorithm, an environment and ``--set`` values.
+"""Named settings: an algorithm, an environment and typed values.
 
 A preset is what ``jaxrl train ALGO --preset NAME`` expands to before the
 user's own ``--set`` values (which win): the settings that
@@ -8,14 +8,27 @@ user's own ``--set`` values (which win): the settings that
 the median environment steps to solve and the fraction of seeds solved within
 the budget, with the command that measures them.
 
+Each preset gives typed values in three sections: fields of the algorithm's
+``Config``, of its ``HParams`` and of the environment's params;
+:meth:`Preset.resolve` turns them into the instances (and the test suite
+checks every one, so a misspelt field fails there). The module imports no JAX,
+so that the CLI can list presets and refuse bad names at once.
+
     jaxrl train dqn --preset dqn-cartpole --seeds 32
     jaxrl list -v        # lists the presets too
 """
 
 import dataclasses
+import json
 from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["Preset", "PRESETS", "get", "names"]
+
+
+def _text(value: Any) -> str:
+    """A value as ``--set`` takes it: JSON (``0.001``, ``[64, 64]``, ``true``)."""
+    return json.dumps(list(value) if isinstance(value, tuple) else value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,91 +38,104 @@ class Preset:
     Attributes:
         algo: the registered algorithm (``jaxrl list``).
         env: the environment it is tuned for.
-        settings: ``key -> value`` as ``--set`` takes them (JSON text).
+        config: fields of the algorithm's ``Config``, typed values.
+        hparams: fields of the algorithm's ``HParams``, typed values.
         solved_at: the evaluation return that counts as solved.
         description: one line: what it is for and where it comes from.
+        env_settings: fields of the environment's params, typed values.
     """
 
     algo: str
     env: str
-    settings: Mapping[str, str]
+    config: Mapping[str, Any]
+    hparams: Mapping[str, Any]
     solved_at: float
     description: str
+    env_settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """``{key: JSON text}`` as ``--set`` takes them, every section."""
+        values = {**self.config, **self.hparams, **self.env_settings}
+        return {k: _text(v) for k, v in values.items()}
 
     def as_set_args(self) -> list[str]:
         """``["key=value", ...]``, what ``--set`` would be given."""
         return [f"{k}={v}" for k, v in self.settings.items()]
+
+    def resolve(self) -> dict[str, Any]:
+        """The typed run, as :func:`jaxrl.config.resolve` gives it: the
+        algorithm's ``Config`` and ``HParams`` instances, the environment and
+        its params (``{"spec", "config", "hparams", "env", "env_params", ...}``).
+        """
+        from jaxrl.config import resolve
+
+        return resolve(self.algo, self.env, self.settings)
 
 
 PRESETS: dict[str, Preset] = {
     "ppo-cartpole": Preset(
         algo="ppo",
         env="CartPole-v1",
-        settings={
-            "num_envs": "8",
-            "num_steps": "32",
-            "total_timesteps": "60000",
-            "update_epochs": "10",
-            "num_minibatches": "4",
-            "anneal_lr": "false",
-            "lr": "0.001",
-            "ent_coef": "0.0",
-            "eval_every": "4",
-            "eval_episodes": "10",
-        },
+        config=dict(
+            num_envs=8,
+            num_steps=32,
+            total_timesteps=60_000,
+            update_epochs=10,
+            num_minibatches=4,
+            anneal_lr=False,
+            eval_every=4,
+            eval_episodes=10,
+        ),
+        hparams=dict(lr=0.001, ent_coef=0.0),
         solved_at=475.0,
         description="PPO for few samples on CartPole-v1: short rollouts, 10 epochs",
     ),
     "a2c-cartpole": Preset(
         algo="a2c",
         env="CartPole-v1",
-        settings={
-            "num_envs": "8",
-            "num_steps": "16",
-            "total_timesteps": "100000",
-            "normalize_advantages": "true",
-            "lr": "0.001",
-            "gae_lambda": "0.95",
-            "ent_coef": "0.0",
-            "eval_every": "16",
-            "eval_episodes": "10",
-        },
+        config=dict(
+            num_envs=8,
+            num_steps=16,
+            total_timesteps=100_000,
+            normalize_advantages=True,
+            eval_every=16,
+            eval_episodes=10,
+        ),
+        hparams=dict(lr=0.001, gae_lambda=0.95, ent_coef=0.0),
         solved_at=475.0,
         description="A2C on CartPole-v1: 8 envs x 16 steps, GAE 0.95",
     ),
     "reinforce-cartpole": Preset(
         algo="reinforce",
         env="CartPole-v1",
-        settings={
-            "num_envs": "8",
-            "num_steps": "128",
-            "total_timesteps": "200000",
-            "lr": "0.002",
-            "ent_coef": "0.0",
-            "eval_every": "4",
-            "eval_episodes": "10",
-        },
+        config=dict(
+            num_envs=8,
+            num_steps=128,
+            total_timesteps=200_000,
+            eval_every=4,
+            eval_episodes=10,
+        ),
+        hparams=dict(lr=0.002, ent_coef=0.0),
         solved_at=475.0,
         description="REINFORCE with a value baseline on CartPole-v1",
     ),
     "dqn-cartpole": Preset(
         algo="dqn",
         env="CartPole-v1",
-        settings={
-            "total_timesteps": "30000",
-            "buffer_size": "30000",
-            "batch_size": "64",
-            "learning_starts": "1000",
-            "train_freq": "1",
-            "target_update_every": "100",
-            "hidden_sizes": "[64, 64]",
-            "eval_every": "500",
-            "eval_episodes": "10",
-            "double": "true",
-            "lr": "0.0025",
-            "exploration_fraction": "0.05",
-            "epsilon_end": "0.02",
-        },
+        config=dict(
+            total_timesteps=30_000,
+            buffer_size=30_000,
+            batch_size=64,
+            learning_starts=1_000,
+            train_freq=1,
+            target_update_every=100,
+            hidden_sizes=(64, 64),
+            eval_every=500,
+            eval_episodes=10,
+            double=True,
+        ),
+        hparams=dict(lr=0.0025, exploration_fraction=0.05, epsilon_end=0.02),
         solved_at=475.0,
         description="double DQN for few samples on CartPole-v1: a gradient step "
         "per env step, hard target copy every 100, epsilon decayed over 1.5k steps",
@@ -117,36 +143,56 @@ PRESETS: dict[str, Preset] = {
     "sac_discrete-cartpole": Preset(
         algo="sac_discrete",
         env="CartPole-v1",
-        settings={
-            "total_timesteps": "40000",
-            "buffer_size": "40000",
-            "batch_size": "64",
-            "learning_starts": "1000",
-            "hidden_sizes": "[64, 64]",
-            "eval_every": "500",
-            "eval_episodes": "10",
-            "actor_lr": "0.001",
-            "critic_lr": "0.001",
-        },
+        config=dict(
+            total_timesteps=40_000,
+            buffer_size=40_000,
+            batch_size=64,
+            learning_starts=1_000,
+            hidden_sizes=(64, 64),
+            eval_every=500,
+            eval_episodes=10,
+        ),
+        hparams=dict(actor_lr=0.001, critic_lr=0.001),
         solved_at=475.0,
         description="SAC-discrete on CartPole-v1",
     ),
     "sac-pendulum": Preset(
         algo="sac",
         env="Pendulum-v1",
-        settings={
-            "total_timesteps": "10000",
-            "buffer_size": "10000",
-            "batch_size": "128",
-            "learning_starts": "1000",
-            "hidden_sizes": "[64, 64]",
-            "eval_every": "500",
-            "eval_episodes": "10",
-            "actor_lr": "0.001",
-            "critic_lr": "0.001",
-        },
+        config=dict(
+            total_timesteps=10_000,
+            buffer_size=10_000,
+            batch_size=128,
+            learning_starts=1_000,
+            hidden_sizes=(64, 64),
+            eval_every=500,
+            eval_episodes=10,
+        ),
+        hparams=dict(actor_lr=0.001, critic_lr=0.001),
         solved_at=-200.0,
         description="SAC on Pendulum-v1: 64x64 networks, 1k random warm-up steps",
+    ),
+    "ppo_gru-memorychain": Preset(
+        algo="ppo",
+        env="MemoryChain-bsuite",
+        config=dict(
+            gru_size=64,
+            hidden_sizes=(64,),
+            num_envs=16,
+            num_steps=64,
+            total_timesteps=150_000,
+            update_epochs=4,
+            num_minibatches=4,
+            anneal_lr=False,
+            eval_every=5,
+            eval_episodes=64,
+        ),
+        hparams=dict(lr=0.001),
+        env_settings={"memory_length": 15},
+        solved_at=0.95,
+        description="recurrent PPO (a GRU core) on bsuite's MemoryChain: recall "
+        "the context shown at the start, 15 steps later; feed-forward PPO "
+        "stays at chance (return 0)",
     ),
 }
 

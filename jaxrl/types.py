@@ -206,6 +206,53 @@ def _missing(template: dict[str, Any], length: int) -> dict[str, jax.Array]:
     }
 
 
+def _parse_interval(allowed: str) -> tuple[float, float, bool, bool]:
+    """``"(0, inf)"`` -> ``(0.0, inf, True, True)``; ``"[0, 1]"`` -> closed."""
+    text = allowed.strip()
+    if text[0] not in "([" or text[-1] not in ")]" or text.count(",") != 1:
+        raise ValueError(
+            f"an interval reads like '(0, inf)' or '[0, 1]', not {allowed!r}"
+        )
+    low, high = (float(x) for x in text[1:-1].split(","))
+    return low, high, text[0] == "(", text[-1] == ")"
+
+
+def hparam(default: float, allowed: str) -> Any:
+    """A traced hyperparameter field with its allowed interval, declared once.
+
+    ``lr: float = hparam(2.5e-4, "(0, inf)")``; :func:`check_hparams` reads the
+    interval (``(``/``)`` open, ``[``/``]`` closed, ``inf`` allowed) from the
+    field's metadata. Use in a ``flax.struct.dataclass``.
+    """
+    from flax import struct
+
+    _parse_interval(allowed)  # a typo fails at import, not at the first check
+    return struct.field(default=default, metadata={"allowed": allowed})
+
+
+def check_hparams(hparams: Any) -> None:
+    """Raise ``ValueError`` naming the first field of ``hparams`` outside the
+    interval its :func:`hparam` declares (every element, for a swept array).
+
+    The one place ranges are checked: at the edge (:func:`jaxrl.config.resolve`,
+    :mod:`jaxrl.parallel`), on concrete values, never under ``jit``.
+    """
+    if not dataclasses.is_dataclass(hparams):
+        return  # e.g. None, or a plain pytree: nothing is declared
+    for f in dataclasses.fields(hparams):
+        allowed = f.metadata.get("allowed")
+        if allowed is not None:
+            low, high, low_open, high_open = _parse_interval(allowed)
+            check_range(
+                f.name,
+                getattr(hparams, f.name),
+                low,
+                high,
+                low_open=low_open,
+                high_open=high_open,
+            )
+
+
 def check_range(
     name: str,
     value: Any,
@@ -217,8 +264,7 @@ def check_range(
 ) -> None:
     """Raise ``ValueError`` unless every element of ``value`` lies in the range.
 
-    Used by ``HParams.validate`` at the edge (CLI, ``jaxrl.parallel``), on
-    concrete values, never under ``jit``.
+    Used by :func:`check_hparams`, on concrete values, never under ``jit``.
     """
     import numpy as np
 

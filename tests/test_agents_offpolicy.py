@@ -30,6 +30,7 @@ from gymnax.environments import spaces
 import envs
 from jaxrl import buffers, nets, parallel, registry
 from jaxrl.agents import dqn, offpolicy, sac
+from jaxrl.types import check_hparams
 
 ITERS = 150
 GAMMA = 0.5
@@ -402,13 +403,13 @@ def test_config_details():
 )
 def test_bad_hparams_are_refused(hparams, match):
     with pytest.raises(ValueError, match=f"hyperparameter {match}="):
-        hparams.validate()
+        check_hparams(hparams)
 
 
 def test_defaults_validate_and_are_registered():
     for hp in (dqn.DQNHParams(), sac.SACHParams(), sac.SACDiscreteHParams()):
-        hp.validate()
-    sac.SACHParams(alpha_lr=0.0).validate()  # a fixed temperature
+        check_hparams(hp)
+    check_hparams(sac.SACHParams(alpha_lr=0.0))  # a fixed temperature
     expected = {
         "dqn": ("discrete", "CartPole-v1", dqn.DQNConfig, dqn.make_train),
         "sac": ("continuous", "Pendulum-v1", sac.SACConfig, sac.make_train),
@@ -484,6 +485,30 @@ def test_parallel_run_sac_pendulum():
     finished = out.metrics["return"][:, -1]
     assert np.all((finished <= 0) & (finished > -3300))
     assert np.all(out.metrics["eval_return"][:, 9::10] <= 0)
+
+
+def test_sac_learns_to_swing_up_pendulum():
+    # A return range any policy meets proves nothing: this asserts learning.
+    # After 1,000 random warm-up steps the policy (one gradient step old)
+    # scores about -1,100 on Pendulum-v1; 3,000 steps of SAC later the
+    # greedy policy holds the pole up (measured: about -170; the sac-pendulum
+    # preset reaches -200 in a median of 4,000 steps over 32 seeds).
+    env, params = envs.make("Pendulum-v1")
+    config = sac.SACConfig(
+        total_timesteps=4000,
+        buffer_size=4000,
+        batch_size=128,
+        learning_starts=1000,
+        hidden_sizes=(64, 64),
+        eval_every=1000,
+        eval_episodes=5,
+    )
+    hparams = sac.SACHParams(actor_lr=1e-3, critic_lr=1e-3)
+    trainer = sac.make_train(config, env, params)
+    out = parallel.run(trainer, hparams, num_seeds=2, num_chunks=1, progress=False)
+    evals = out.metrics["eval_return"][:, 999::1000]  # after 1k, 2k, 3k, 4k steps
+    assert np.all(evals[:, 0] < -800), evals
+    assert np.all(evals[:, -1] > -400), evals
 
 
 def test_dqn_with_a_cnn_torso_learns_from_minatar_frames():

@@ -76,3 +76,25 @@ def test_every_algorithm_runs_and_resumes_from_the_cli(name, tmp_path, capsys):
         np.testing.assert_array_equal(again.metrics[key], values, err_msg=key)
     config = json.loads((out / "config.json").read_text())
     assert config["algorithm"] == name and "stopped" not in config
+
+
+def test_every_hyperparameter_declares_its_range_once():
+    # The range lives in the field's metadata (jaxrl.types.hparam) and is
+    # checked in one place; a field without one would escape every check.
+    import dataclasses
+
+    from jaxrl.types import check_hparams, hparam
+
+    for name in registry.names():
+        cls = registry.get(name).hparams_cls
+        undeclared = [
+            f.name for f in dataclasses.fields(cls) if "allowed" not in f.metadata
+        ]
+        assert not undeclared, f"{name}: {undeclared} declare no interval"
+        check_hparams(cls())  # the defaults are allowed
+    with pytest.raises(
+        ValueError, match=r"lr=0.0 is out of range: allowed \(0.0, inf\)"
+    ):
+        check_hparams(registry.get("ppo").hparams_cls(lr=0.0))
+    with pytest.raises(ValueError, match="interval reads like"):
+        hparam(1.0, "0 to 1")

@@ -54,9 +54,11 @@ def test_masked_loss_and_advantages_ignore_invalid_samples():
     loss_fn = ppo.make_loss(ppo.Config())
     hp = jax.tree.map(jnp.float32, ppo.HParams())
     inputs = inputs._replace(advantage=adv)
-    masked, aux = onpolicy.masked_loss(loss_fn, hp, inputs, valid)
+    masked, aux = onpolicy.mean_loss(loss_fn, hp, inputs, valid)
     subset = jax.tree.map(lambda x: x[valid], inputs)
-    ref, ref_aux = loss_fn(hp, subset)
+    # The reference: the plain mean of the per-sample losses of the valid ones.
+    ref, ref_aux = jax.vmap(lambda x: loss_fn(hp, x))(subset)
+    ref, ref_aux = ref.mean(), {k: v.mean() for k, v in ref_aux.items()}
     np.testing.assert_allclose(masked, ref, rtol=1e-5)
     for name in ref_aux:
         np.testing.assert_allclose(aux[name], ref_aux[name], rtol=1e-5, atol=1e-7)
@@ -65,9 +67,9 @@ def test_masked_loss_and_advantages_ignore_invalid_samples():
         value=inputs.value.at[2].set(1e3), target=inputs.target.at[4].set(-1e3)
     )
     np.testing.assert_allclose(
-        onpolicy.masked_loss(loss_fn, hp, junk, valid)[0], masked, rtol=1e-6
+        onpolicy.mean_loss(loss_fn, hp, junk, valid)[0], masked, rtol=1e-6
     )
-    grad = jax.grad(lambda x: onpolicy.masked_loss(loss_fn, hp, x, valid)[0])(inputs)
+    grad = jax.grad(lambda x: onpolicy.mean_loss(loss_fn, hp, x, valid)[0])(inputs)
     for leaf in (grad.log_prob, grad.value, grad.entropy):
         np.testing.assert_array_equal(np.asarray(leaf)[~valid], 0.0)
 

@@ -7,15 +7,12 @@ import pytest
 from flax import struct
 
 from jaxrl import parallel
-from jaxrl.types import Trainer, check_range
+from jaxrl.types import Trainer, hparam
 
 
 @struct.dataclass
 class ToyHParams:
-    scale: float = 1.0
-
-    def validate(self):
-        check_range("scale", self.scale, 0.0, 10.0, low_open=True)
+    scale: float = hparam(1.0, "(0, 10]")
 
 
 @struct.dataclass
@@ -247,3 +244,77 @@ def test_chunks_after_the_warmup_compile_once():
         for start, n in pieces:
             state, _ = advance(state, trainer.plan(start, n))
     assert compiles() == 2  # the warm-up chunk, then one for all six others
+
+
+def tiny_deep_runs():
+    """Tiny PPO and DQN runs of 2 seeds on CartPole: ``{name: metrics}``."""
+    import envs
+    from jaxrl.agents import dqn, ppo
+
+    env, env_params = envs.make("CartPole-v1")
+    ppo_config = ppo.Config(
+        num_envs=2,
+        num_steps=8,
+        total_timesteps=2 * 8 * 4,
+        hidden_sizes=(8,),
+        update_epochs=1,
+        num_minibatches=2,
+        eval_every=2,
+        eval_episodes=2,
+    )
+    dqn_config = dqn.Config(
+        num_envs=2,
+        total_timesteps=64,
+        buffer_size=64,
+        batch_size=8,
+        learning_starts=16,
+        hidden_sizes=(8,),
+        eval_every=16,
+        eval_episodes=2,
+    )
+    out = {}
+    for name, mod, config in (("ppo", ppo, ppo_config), ("dqn", dqn, dqn_config)):
+        trainer = mod.make_train(config, env, env_params)
+        res = parallel.run(
+            trainer,
+            mod.HParams(),
+            seed=3,
+            num_seeds=2,
+            num_chunks=2,
+            progress=False,
+        )
+        leaf = jax.tree.leaves(
+            res.state.params if name == "ppo" else res.state.learner.params
+        )[0]
+        out[name] = {**res.metrics, "param": np.asarray(leaf)}
+        out[name + "_devices"] = len(leaf.sharding.device_set)
+    return out
+
+
+def test_ppo_and_dqn_on_two_devices_give_the_bits_of_one(tmp_path):
+    """The seed axis on a 2-device mesh (explicit shardings): each device runs
+    one seed, and every metric and parameter equals the one-device run."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    path = tmp_path / "two.pkl"
+    script = (
+        "import sys, pickle; sys.path.insert(0, 'tests');"
+        "import jax; from test_parallel import *;"
+        "assert len(jax.devices()) == 2;"
+        f"pickle.dump(tiny_deep_runs(), open({str(path)!r}, 'wb'))"
+    )
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=root)
+    two = pickle.load(open(path, "rb"))
+    one = tiny_deep_runs()
+    for name in ("ppo", "dqn"):
+        assert two[name + "_devices"] == 2 and one[name + "_devices"] == 1
+        assert set(two[name]) == set(one[name])
+        for key, value in one[name].items():
+            np.testing.assert_array_equal(
+                two[name][key], value, err_msg=f"{name} {key}"
+            )

@@ -10,6 +10,7 @@ import pytest
 from jaxrl import presets
 from jaxrl.cli import DEFAULT_ALGO, UsageError, _expand_preset, main
 from jaxrl.config import parse_value, resolve
+from jaxrl.types import check_hparams
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 import sample_efficiency  # noqa: E402
@@ -21,15 +22,19 @@ def test_every_preset_resolves_to_a_valid_run(name):
     r = resolve(preset.algo, preset.env, dict(preset.settings), {})
     config = r["config"]
     for key, text in preset.settings.items():
-        target = config if hasattr(config, key) else r["hparams"]
+        if hasattr(config, key):
+            target = config
+        elif hasattr(r["hparams"], key):
+            target = r["hparams"]
+        else:
+            target = r["env_params"]
         value = getattr(target, key)
         expected = parse_value(text)
         if isinstance(value, tuple):
             value = list(value)
         assert value == pytest.approx(expected), (name, key)
     assert config.eval_every > 0  # samples-to-solve needs evaluations
-    if hasattr(r["hparams"], "validate"):
-        r["hparams"].validate()
+    check_hparams(r["hparams"])
 
 
 def _args(**kw):
@@ -82,3 +87,39 @@ def test_steps_to_solve_and_quartiles_count_unsolved_seeds():
     med, _, q75 = sample_efficiency.quartiles(np.array([100.0, np.inf, np.inf]))
     assert np.isinf(med) and np.isinf(q75)  # fewer than half solved
     assert sample_efficiency.fmt(np.inf, 30000) == "> 30,000"
+
+
+@pytest.mark.parametrize("name", presets.names())
+def test_presets_are_typed_values_of_their_algorithm(name):
+    # Each section names fields of its own class (a misspelt or misplaced key
+    # fails here) with values of the field's type; resolve() gives instances.
+    import dataclasses
+
+    import envs
+    from jaxrl import registry
+
+    preset = presets.get(name)
+    spec = registry.get(preset.algo)
+    _, env_params = envs.make(preset.env)
+    sections = (
+        (preset.config, spec.config_cls()),
+        (preset.hparams, spec.hparams_cls()),
+        (preset.env_settings, env_params),
+    )
+    for section, default in sections:
+        known = {f.name for f in dataclasses.fields(default)}
+        assert set(section) <= known, (name, set(section) - known)
+        for key, value in section.items():
+            assert not isinstance(value, str), (name, key, "a typed value, not text")
+            expected = type(getattr(default, key))
+            if expected is float:
+                expected = int | float
+            assert isinstance(value, expected), (name, key, value)
+    r = preset.resolve()
+    assert type(r["config"]) is spec.config_cls
+    for key, value in preset.config.items():
+        assert getattr(r["config"], key) == value, (name, key)
+    for key, value in preset.hparams.items():
+        assert getattr(r["hparams"], key) == pytest.approx(value), (name, key)
+    for key, value in preset.env_settings.items():
+        assert getattr(r["env_params"], key) == value

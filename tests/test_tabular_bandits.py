@@ -8,6 +8,7 @@ from compiles import count_compilations
 
 import envs
 from jaxrl.tabular import bandits
+from jaxrl.types import check_hparams
 
 NUM_STEPS = 300
 NUM_RUNS = 64
@@ -133,13 +134,13 @@ def test_same_seed_same_bits_vmap_equals_loop_no_recompile():
 
 def test_bad_hyperparameters_and_config():
     with pytest.raises(ValueError, match=r"epsilon=1.5.*\[0.0, 1.0\]"):
-        bandits.BanditHParams(epsilon=1.5).validate()
+        check_hparams(bandits.BanditHParams(epsilon=1.5))
     with pytest.raises(ValueError, match=r"alpha=0.0.*\(0.0, 1.0\]"):
-        bandits.BanditHParams(alpha=0.0).validate()
+        check_hparams(bandits.BanditHParams(alpha=0.0))
     with pytest.raises(ValueError, match=r"hyperparameter c=-1"):
-        bandits.BanditHParams(c=-1.0).validate()
-    bandits.BanditHParams().validate()
-    bandits.OptimisticHParams().validate()
+        check_hparams(bandits.BanditHParams(c=-1.0))
+    check_hparams(bandits.BanditHParams())
+    check_hparams(bandits.OptimisticHParams())
     with pytest.raises(ValueError, match="agent='greedy'"):
         bandits.BanditConfig(agent="greedy")
     with pytest.raises(ValueError, match="step_size"):

@@ -10,6 +10,7 @@ from compiles import count_compilations
 import envs
 from jaxrl import registry
 from jaxrl.tabular import control, dp, policies
+from jaxrl.types import check_hparams
 
 # A 2 x 3 grid, start bottom-left, goal top-right (+10), bumps -1:
 #   . . G        states 0 1 2
@@ -153,15 +154,15 @@ def test_vmap_equals_loop_same_seed_no_recompile():
 
 def test_bad_input():
     with pytest.raises(ValueError, match=r"epsilon=-0.1.*\[0.0, 1.0\]"):
-        control.ControlHParams(epsilon=-0.1).validate()
+        check_hparams(control.ControlHParams(epsilon=-0.1))
     with pytest.raises(ValueError, match=r"alpha=1.5.*\(0.0, 1.0\]"):
-        control.ControlHParams(alpha=1.5).validate()
+        check_hparams(control.ControlHParams(alpha=1.5))
     with pytest.raises(ValueError, match=r"gamma=2.0"):
-        control.ControlHParams(gamma=2.0).validate()
+        check_hparams(control.ControlHParams(gamma=2.0))
     # A sweep is validated element by element.
     with pytest.raises(ValueError, match="alpha"):
-        control.ControlHParams(alpha=np.array([0.1, 0.0])).validate()
-    control.ControlHParams().validate()
+        check_hparams(control.ControlHParams(alpha=np.array([0.1, 0.0])))
+    check_hparams(control.ControlHParams())
     with pytest.raises(ValueError, match="algorithm='dqn'"):
         control.ControlConfig(algorithm="dqn")
     with pytest.raises(ValueError, match="num_episodes"):
@@ -186,7 +187,7 @@ def test_registered_algorithms_trace_on_their_default_env():
         assert envs.kind(spec.default_env) == spec.env_kind
         env, params = envs.make(spec.default_env)
         hparams = spec.hparams_cls()
-        hparams.validate()
+        check_hparams(hparams)
         train = spec.make_train(spec.config_cls(), env, params)
         out = jax.eval_shape(train, jax.random.key(0), hparams)
         expected = {

@@ -9,6 +9,7 @@ from compiles import count_compilations
 
 import envs
 from jaxrl.tabular import dp, policies, prediction
+from jaxrl.types import check_hparams
 
 NUM_EPISODES = 100
 NUM_SEEDS = 16
@@ -241,12 +242,12 @@ def test_given_policy_and_gamma():
 
 def test_bad_input():
     with pytest.raises(ValueError, match=r"alpha=0.0.*\(0.0, 1.0\]"):
-        prediction.PredictionHParams(alpha=0.0).validate()
+        check_hparams(prediction.PredictionHParams(alpha=0.0))
     with pytest.raises(ValueError, match=r"gamma=1.1.*\[0.0, 1.0\]"):
-        prediction.PredictionHParams(gamma=1.1).validate()
+        check_hparams(prediction.PredictionHParams(gamma=1.1))
     with pytest.raises(ValueError, match="initial_value"):
-        prediction.PredictionHParams(initial_value=float("nan")).validate()
-    prediction.BatchHParams().validate()
+        check_hparams(prediction.PredictionHParams(initial_value=float("nan")))
+    check_hparams(prediction.BatchHParams())
     with pytest.raises(ValueError, match="method='td1'"):
         prediction.PredictionConfig(method="td1")
     with pytest.raises(ValueError, match="step_size='constant'"):

@@ -24,13 +24,12 @@ import dataclasses
 from typing import Any
 
 import jax
-import numpy as np
 from flax import struct
 
 from jaxrl.agents import onpolicy
 from jaxrl.ops import actor_critic_loss
 from jaxrl.registry import AlgoSpec, register
-from jaxrl.types import Trainer, check_range
+from jaxrl.types import Trainer, hparam
 
 __all__ = ["Config", "HParams", "loss", "make_train"]
 
@@ -69,40 +68,27 @@ class HParams:
         max_grad_norm: global gradient norm clip, ``> 0`` (``inf``: none).
     """
 
-    lr: float = 7e-4
-    gamma: float = 0.99
-    gae_lambda: float = 1.0
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming any out-of-range hyperparameter."""
-        check_range("lr", self.lr, 0.0, np.inf, low_open=True, high_open=True)
-        check_range("gamma", self.gamma, 0.0, 1.0)
-        check_range("gae_lambda", self.gae_lambda, 0.0, 1.0)
-        check_range("ent_coef", self.ent_coef, 0.0, np.inf, high_open=True)
-        check_range("vf_coef", self.vf_coef, 0.0, np.inf, high_open=True)
-        check_range("max_grad_norm", self.max_grad_norm, 0.0, np.inf, low_open=True)
+    lr: float = hparam(7e-4, "(0, inf)")
+    gamma: float = hparam(0.99, "[0, 1]")
+    gae_lambda: float = hparam(1.0, "[0, 1]")
+    ent_coef: float = hparam(0.01, "[0, inf)")
+    vf_coef: float = hparam(0.5, "[0, inf)")
+    max_grad_norm: float = hparam(0.5, "(0, inf]")
 
 
 def loss(hp: HParams, b: onpolicy.LossInputs) -> tuple[jax.Array, dict]:
-    """The rollout-mean A2C loss and its terms (``policy_loss``,
-    ``value_loss``, ``entropy``)."""
-
-    def one(log_prob, entropy, value, target, advantage):
-        return actor_critic_loss(
-            log_prob,
-            entropy,
-            value,
-            target,
-            advantage,
-            value_coef=hp.vf_coef,
-            entropy_coef=hp.ent_coef,
-        )
-
-    losses, aux = jax.vmap(one)(b.log_prob, b.entropy, b.value, b.target, b.advantage)
-    return losses.mean(), {k: v.mean() for k, v in aux._asdict().items()}
+    """A2C's per-sample loss and its terms (``policy_loss``, ``value_loss``,
+    ``entropy``); the loop averages them over the rollout."""
+    total, aux = actor_critic_loss(
+        b.log_prob,
+        b.entropy,
+        b.value,
+        b.target,
+        b.advantage,
+        value_coef=hp.vf_coef,
+        entropy_coef=hp.ent_coef,
+    )
+    return total, aux._asdict()
 
 
 def make_train(config: Config, env: Any, env_params: Any) -> Trainer:

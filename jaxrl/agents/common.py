@@ -65,21 +65,26 @@ def mean_or_nan(total: jax.Array, count: jax.Array) -> jax.Array:
 
 def evaluate(
     key: jax.Array,
-    act: Callable[[jax.Array, Any], jax.Array],
+    act: Callable[[jax.Array, Any, Any], tuple[jax.Array, Any]],
     env: Any,
     env_params: Any,
     num_episodes: int,
     max_steps: int | None = None,
+    actor_state: Any = (),
 ) -> jax.Array:
     """Mean undiscounted return of ``num_episodes`` episodes run in parallel.
 
     Args:
         key: PRNG key.
-        act: ``(key, obs[num_episodes, ...]) -> actions``; pass the greedy or
-            deterministic policy for a greedy evaluation.
+        act: ``(key, actor_state, obs[num_episodes, ...]) -> (actions,
+            actor_state)``; pass the greedy or deterministic policy for a
+            greedy evaluation.
         env, env_params: a gymnax environment, separate from the training batch.
         num_episodes: episodes, one per parallel environment.
         max_steps: step cap (default ``env_params.max_steps_in_episode``).
+        actor_state: the state every episode starts from (``()`` for a
+            feed-forward policy); each parallel environment runs one episode,
+            so it is never reset.
 
     Returns:
         The mean return, shape ``[]``. Each episode counts its rewards up to its
@@ -91,13 +96,15 @@ def evaluate(
     obs, state = vec.reset(reset_key)
 
     def body(carry, _):
-        key, obs, state, total, alive = carry
+        key, obs, state, actor_state, total, alive = carry
         key, act_key, step_key = jax.random.split(key, 3)
-        step = vec.step(step_key, state, act(act_key, obs))
+        action, actor_state = act(act_key, actor_state, obs)
+        step = vec.step(step_key, state, action)
         total = total + jnp.where(alive, step.reward, 0.0)
         alive = alive & ~(step.terminated | step.truncated)
-        return (key, step.obs, step.state, total, alive), None
+        return (key, step.obs, step.state, actor_state, total, alive), None
 
-    carry = (key, obs, state, jnp.zeros(num_episodes), jnp.ones(num_episodes, bool))
-    (_, _, _, total, _), _ = jax.lax.scan(body, carry, None, length=max_steps)
+    zeros, ones = jnp.zeros(num_episodes), jnp.ones(num_episodes, bool)
+    carry = (key, obs, state, actor_state, zeros, ones)
+    (*_, total, _), _ = jax.lax.scan(body, carry, None, length=max_steps)
     return total.mean()

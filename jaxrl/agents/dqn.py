@@ -31,7 +31,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 from gymnax.environments import spaces
 
@@ -41,7 +40,7 @@ from jaxrl.agents.common import masked_mean
 from jaxrl.agents.offpolicy import Learner, OffPolicyConfig, Transition
 from jaxrl.ops import double_dqn_loss, dqn_loss
 from jaxrl.registry import AlgoSpec, register
-from jaxrl.types import Trainer, check_range
+from jaxrl.types import Trainer, hparam
 
 __all__ = [
     "Config",
@@ -121,25 +120,13 @@ class DQNHParams:
             mean-seeking squared loss for errors up to 10.
     """
 
-    lr: float = 2.5e-4
-    gamma: float = 0.99
-    tau: float = 1.0
-    epsilon_start: float = 1.0
-    epsilon_end: float = 0.05
-    exploration_fraction: float = 0.5
-    huber_delta: float = 10.0
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming any out-of-range hyperparameter."""
-        check_range("lr", self.lr, 0.0, np.inf, low_open=True, high_open=True)
-        check_range("gamma", self.gamma, 0.0, 1.0)
-        check_range("tau", self.tau, 0.0, 1.0, low_open=True)
-        check_range("epsilon_start", self.epsilon_start, 0.0, 1.0)
-        check_range("epsilon_end", self.epsilon_end, 0.0, 1.0)
-        check_range("exploration_fraction", self.exploration_fraction, 0.0, 1.0)
-        check_range(
-            "huber_delta", self.huber_delta, 0.0, np.inf, low_open=True, high_open=True
-        )
+    lr: float = hparam(2.5e-4, "(0, inf)")
+    gamma: float = hparam(0.99, "[0, 1]")
+    tau: float = hparam(1.0, "(0, 1]")
+    epsilon_start: float = hparam(1.0, "[0, 1]")
+    epsilon_end: float = hparam(0.05, "[0, 1]")
+    exploration_fraction: float = hparam(0.5, "[0, 1]")
+    huber_delta: float = hparam(10.0, "(0, inf)")
 
 
 Config = DQNConfig

@@ -507,8 +507,9 @@ def make_trainer(
         eval_env_, eval_params = evaluation
         eval_key = jax.random.split(key, 4)[3]
 
-        def act(act_key, obs):
-            return agent.to_env(agent.act_eval(act_key, state.learner, obs))
+        def act(act_key, actor_state, obs):
+            action = agent.act_eval(act_key, state.learner, obs)
+            return agent.to_env(action), actor_state
 
         ret = common.evaluate(
             eval_key, act, eval_env_, eval_params, config.eval_episodes

@@ -51,14 +51,21 @@ so nothing flows from it into a valid step's advantage. With every step valid
 bit for bit; ``env_steps`` counts every step the batch took, delayed resets
 included.
 
-The actor and the critic are separate MLPs (as in PureJaxRL and CleanRL),
-optimised together by one optimiser. The policy head follows the action
-space: :class:`~jaxrl.nets.CategoricalHead` for ``spaces.Discrete`` and
-:class:`~jaxrl.nets.GaussianHead` (state-independent ``log_std``) for a 1-D
-``spaces.Box``. A Gaussian action is clipped to the box when the environment
-is stepped; its log-probability is that of the unclipped sample, which is what
-the rollout stores.
+**Networks and the agent contract.** The networks
+(:mod:`jaxrl.agents.actor_critic`: separate actor and critic MLPs, or a
+shared CNN/MLP torso with an optional GRU core, ``Config.gru_size``) act
+through ``act(key, params, actor_state, obs) -> (action, actor_state,
+extras)``. The loop resets the actor state where an episode starts
+(``first``: the previous step ended an episode, or was an invalid step) and
+stores ``extras`` (the log-probability) with the step. A recurrent network's
+minibatches are whole environments' rollouts ``[T, B / num_minibatches]``
+(the time axis kept, re-run from the actor state the rollout started from);
+a feed-forward network's are shuffled samples ``[N]``.
 
+**The agent's part** is a **per-sample** loss ``loss(hparams, LossInputs)
+-> (loss, {name: scalar})`` on unbatched inputs; the loop vmaps it over the
+minibatch, averages it over the valid samples
+(:func:`jaxrl.agents.batch_ops.mean_loss`) and takes the optimiser step.
 An agent module (:mod:`jaxrl.agents.ppo`, :mod:`~jaxrl.agents.a2c`,
 :mod:`~jaxrl.agents.reinforce`) subclasses :class:`Config`, defines its
 ``HParams`` (which must carry ``lr``, ``gamma`` and ``max_grad_norm``) and
@@ -70,30 +77,24 @@ import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import struct
-from gymnax.environments import spaces
 
 from envs.vector import VecEnv, eval_env, make_vec
-from jaxrl import nets
+from jaxrl.agents.actor_critic import Networks, make_networks
+from jaxrl.agents.batch_ops import compute_advantages, mean_loss, standardize
 from jaxrl.agents.common import EpisodeStats, evaluate, mean_or_nan
-from jaxrl.ops import (
-    categorical_entropy,
-    categorical_log_prob,
-    gaussian_entropy,
-    gaussian_log_prob,
-    generalized_advantage_estimation,
-)
+from jaxrl.nets import TORSOS
 from jaxrl.types import Trainer
 
 __all__ = [
     "ACTIVATIONS",
     "OPTIMIZERS",
     "Config",
+    "LossFn",
     "LossInputs",
     "Networks",
     "OnPolicyState",
@@ -101,7 +102,7 @@ __all__ = [
     "compute_advantages",
     "make_networks",
     "make_on_policy_train",
-    "masked_loss",
+    "mean_loss",
     "standardize",
 ]
 
@@ -132,8 +133,15 @@ class Config:
         update_epochs: passes over each rollout.
         num_minibatches: minibatches per pass; must divide
             ``num_envs * num_steps``.
-        hidden_sizes: hidden layer widths of the actor and of the critic.
+        hidden_sizes: hidden layer widths of the actor and of the critic (of
+            the shared MLP torso with ``gru_size > 0``).
         activation: ``"tanh"`` or ``"relu"``.
+        torso: ``"mlp"``, ``"nature_cnn"`` (Atari ``[C, H, W]`` uint8) or
+            ``"minatar_cnn"`` (``[10, 10, C]``); a CNN is one torso shared
+            by the policy and value heads.
+        gru_size: width of a GRU core after the torso, shared by the policy
+            and value heads (0: feed-forward). Recurrent minibatches are whole
+            environments, so ``num_minibatches`` must divide ``num_envs``.
         anneal_lr: decay the learning rate linearly to 0 over the run.
         normalize_advantages: standardise advantages over each minibatch.
         optimizer: ``"adam"`` (eps 1e-5, as in PPO) or ``"rmsprop"``
@@ -151,6 +159,8 @@ class Config:
     num_minibatches: int = 4
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
+    torso: str = "mlp"
+    gru_size: int = 0
     anneal_lr: bool = True
     normalize_advantages: bool = True
     optimizer: str = "adam"
@@ -168,6 +178,7 @@ class Config:
         fix("num_minibatches", _as_int("num_minibatches", self.num_minibatches, 1))
         fix("eval_every", _as_int("eval_every", self.eval_every, 0))
         fix("eval_episodes", _as_int("eval_episodes", self.eval_episodes, 1))
+        fix("gru_size", _as_int("gru_size", self.gru_size, 0))
         sizes = self.hidden_sizes
         if isinstance(sizes, int | np.integer):
             sizes = (sizes,)
@@ -183,6 +194,8 @@ class Config:
             raise ValueError(
                 f"activation={self.activation!r} is unknown; allowed: {ACTIVATIONS}"
             )
+        if self.torso not in TORSOS:
+            raise ValueError(f"torso={self.torso!r} is unknown; allowed: {TORSOS}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"optimizer={self.optimizer!r} is unknown; allowed: {OPTIMIZERS}"
@@ -195,6 +208,12 @@ class Config:
             raise ValueError(
                 f"num_envs*num_steps={self.num_envs}*{self.num_steps}={batch} does "
                 f"not divide into num_minibatches={self.num_minibatches}"
+            )
+        if self.gru_size and self.num_envs % self.num_minibatches:
+            raise ValueError(
+                f"num_minibatches={self.num_minibatches} must divide num_envs="
+                f"{self.num_envs} with gru_size={self.gru_size}: a recurrent "
+                "policy's minibatches are whole environments' rollouts"
             )
         if self.total_timesteps < batch:
             raise ValueError(
@@ -218,12 +237,12 @@ class Config:
 
 
 class Transition(NamedTuple):
-    """One step of the rollout; stacked by the scan into ``[T, B, ...]``.
+    """One step of the rollout; stacked by the scan into ``[T, B]``.
 
     Attributes:
         obs: the observation acted on, ``s_t``.
+        first: ``s_t`` starts an episode (the actor state was reset for it).
         action: the action sampled (unclipped for a Gaussian policy).
-        log_prob: ``log pi_old(a_t|s_t)`` of the behaviour policy.
         reward: ``r_t``.
         terminated: the episode ended in a terminal state after this step.
         truncated: the episode was cut (time limit) after this step.
@@ -231,20 +250,23 @@ class Transition(NamedTuple):
             ``obs`` unless the episode ended and auto-reset replaced it).
         valid: False for a step to learn nothing from (EnvPool's delayed
             reset; see the module docstring).
+        extras: what ``act`` returned beside the action:
+            ``{"log_prob": log pi_old(a_t|s_t)}``.
     """
 
     obs: jax.Array
+    first: jax.Array
     action: jax.Array
-    log_prob: jax.Array
     reward: jax.Array
     terminated: jax.Array
     truncated: jax.Array
     final_obs: jax.Array
     valid: jax.Array
+    extras: dict[str, jax.Array]
 
 
 class LossInputs(NamedTuple):
-    """A flat minibatch ``[N]`` as an agent's loss sees it.
+    """One sample as an agent's per-sample loss sees it (scalar leaves).
 
     ``log_prob``, ``entropy`` and ``value`` come from the current parameters
     (gradients flow through them); the rest are fixed rollout quantities.
@@ -271,6 +293,7 @@ class LossInputs(NamedTuple):
 
 
 LossFn = Callable[[Any, LossInputs], tuple[jax.Array, dict[str, jax.Array]]]
+"""``(hparams, one sample) -> (loss, {name: scalar})``."""
 
 
 @struct.dataclass
@@ -278,10 +301,12 @@ class OnPolicyState:
     """The train state of an on-policy run.
 
     Attributes:
-        params: ``{"actor": ..., "critic": ...}`` network parameters.
+        params: network parameters (:meth:`Networks.init`).
         opt_state: the optimiser's state.
         env_state: the ``num_envs`` environment states.
         obs: the observations to act on next, ``[B, ...]``.
+        first: bool ``[B]``, ``obs`` starts an episode.
+        actor_state: the actor state to act with next (``()`` feed-forward).
         episode_stats: returns of the episodes in progress.
         key: PRNG key for the next iteration.
         iteration: iterations done so far, int32.
@@ -292,149 +317,15 @@ class OnPolicyState:
     opt_state: Any
     env_state: Any
     obs: jax.Array
+    first: jax.Array
+    actor_state: Any
     episode_stats: EpisodeStats
     key: jax.Array
     iteration: jax.Array
     hparams: Any
 
 
-# ---------------------------------------------------------------- networks
-
-
-class _Actor(nn.Module):
-    hidden_sizes: tuple[int, ...]
-    activation: str
-    obs_ndim: int
-    num_actions: int | None  # discrete
-    action_dim: int | None  # continuous
-
-    @nn.compact
-    def __call__(self, obs: jax.Array) -> Any:
-        x = _flatten_obs(obs, self.obs_ndim)
-        x = nets.MLP(self.hidden_sizes, self.activation)(x)
-        if self.num_actions is not None:
-            return nets.CategoricalHead(self.num_actions)(x)
-        return nets.GaussianHead(self.action_dim)(x)
-
-
-class _Critic(nn.Module):
-    hidden_sizes: tuple[int, ...]
-    activation: str
-    obs_ndim: int
-
-    @nn.compact
-    def __call__(self, obs: jax.Array) -> jax.Array:
-        x = _flatten_obs(obs, self.obs_ndim)
-        x = nets.MLP(self.hidden_sizes, self.activation)(x)
-        return nets.ValueHead()(x)
-
-
-def _flatten_obs(obs: jax.Array, obs_ndim: int) -> jax.Array:
-    """``[..., *obs_shape] -> [..., prod(obs_shape)]`` so an MLP can take it."""
-    obs = jnp.asarray(obs, jnp.float32)
-    if obs_ndim == 1:
-        return obs
-    lead = obs.shape[: obs.ndim - obs_ndim]
-    return obs.reshape(lead + (-1,))
-
-
-def _over_batch(fn: Callable, *args: jax.Array) -> jax.Array:
-    """Apply an unbatched op over the leading axes ``[...]`` of its arguments.
-
-    The first argument (logits ``[..., A]`` or a Gaussian parameter
-    ``[..., D]``) sets the leading shape; ``fn`` returns a scalar per element.
-    """
-    lead = args[0].shape[:-1]
-    flat = [a.reshape((-1,) + a.shape[len(lead) :]) for a in args]
-    return jax.vmap(fn)(*flat).reshape(lead)
-
-
-@dataclasses.dataclass(frozen=True)
-class Networks:
-    """The actor and critic of an on-policy agent, as pure functions.
-
-    Every function takes observations with any leading batch shape ``[...]``
-    (e.g. ``[B]`` or ``[T, B]``) followed by the observation shape.
-
-    Attributes:
-        discrete: whether the action space is ``Discrete``.
-        action_low, action_high: the ``Box`` bounds (continuous only),
-            ``[D]``.
-    """
-
-    actor: nn.Module
-    critic: nn.Module
-    discrete: bool
-    obs_shape: tuple[int, ...]
-    action_low: Any = None
-    action_high: Any = None
-
-    def init(self, key: jax.Array) -> dict[str, Any]:
-        """``{"actor": ..., "critic": ...}`` parameters for one observation."""
-        actor_key, critic_key = jax.random.split(key)
-        obs = jnp.zeros(self.obs_shape, jnp.float32)
-        return {
-            "actor": self.actor.init(actor_key, obs),
-            "critic": self.critic.init(critic_key, obs),
-        }
-
-    def value(self, params: dict[str, Any], obs: jax.Array) -> jax.Array:
-        """``V(s)``, ``[...]``."""
-        return self.critic.apply(params["critic"], obs)
-
-    def policy(self, params: dict[str, Any], obs: jax.Array) -> Any:
-        """Logits ``[..., A]`` or ``(mean, log_std)``, each ``[..., D]``."""
-        return self.actor.apply(params["actor"], obs)
-
-    def sample(
-        self, key: jax.Array, params: dict[str, Any], obs: jax.Array
-    ) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """Sample ``a ~ pi(.|s)``.
-
-        Returns:
-            ``(action, env_action, log_prob)``: the sampled action (what the
-            rollout stores), the action to step the environment with (the
-            Gaussian sample clipped to the box) and ``log pi(action|s)``.
-        """
-        out = self.policy(params, obs)
-        if self.discrete:
-            action = jax.random.categorical(key, out, axis=-1)
-            return action, action, _over_batch(categorical_log_prob, out, action)
-        mean, log_std = out
-        action = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
-        log_prob = _over_batch(gaussian_log_prob, mean, log_std, action)
-        return action, self.clip(action), log_prob
-
-    def log_prob_entropy(
-        self, params: dict[str, Any], obs: jax.Array, action: jax.Array
-    ) -> tuple[jax.Array, jax.Array]:
-        """``log pi(a|s)`` and ``H(pi(.|s))``, each ``[...]``."""
-        out = self.policy(params, obs)
-        if self.discrete:
-            return (
-                _over_batch(categorical_log_prob, out, action),
-                _over_batch(categorical_entropy, out),
-            )
-        mean, log_std = out
-        return (
-            _over_batch(gaussian_log_prob, mean, log_std, action),
-            _over_batch(gaussian_entropy, log_std),
-        )
-
-    def greedy(self, params: dict[str, Any], obs: jax.Array) -> jax.Array:
-        """The deterministic policy: ``argmax`` logits, or the clipped mean."""
-        out = self.policy(params, obs)
-        if self.discrete:
-            return jnp.argmax(out, axis=-1)
-        return self.clip(out[0])
-
-    def clip(self, action: jax.Array) -> jax.Array:
-        low = jnp.broadcast_to(self.action_low, action.shape)
-        high = jnp.broadcast_to(self.action_high, action.shape)
-        return jnp.clip(action, low, high)
-
-
-def require_one_update(name: str, config: "Config") -> None:
+def require_one_update(name: str, config: Config) -> None:
     """Refuse several epochs or minibatches for a one-step-per-rollout agent."""
     if config.update_epochs != 1 or config.num_minibatches != 1:
         raise ValueError(
@@ -442,148 +333,6 @@ def require_one_update(name: str, config: "Config") -> None:
             f"{config.update_epochs} and num_minibatches={config.num_minibatches} "
             "must both be 1 (use ppo for several epochs or minibatches)"
         )
-
-
-def make_networks(config: Config, env: Any, env_params: Any) -> Networks:
-    """The actor and critic for ``env``'s spaces.
-
-    Raises:
-        ValueError: for an action space other than ``Discrete`` or a 1-D
-            ``Box``.
-    """
-    action_space = env.action_space(env_params)
-    obs_space = env.observation_space(env_params)
-    obs_shape = tuple(getattr(obs_space, "shape", None) or ())
-    if not isinstance(obs_space, spaces.Box) or obs_shape == ():
-        raise ValueError(
-            f"unsupported observation space {obs_space!r} of "
-            f"{getattr(env, 'name', env)!r}: the on-policy agents need a Box "
-            "observation of rank >= 1 (tabular envs: use the agents in "
-            "jaxrl.tabular)"
-        )
-    obs_ndim = len(obs_shape)
-    common = dict(
-        hidden_sizes=config.hidden_sizes,
-        activation=config.activation,
-        obs_ndim=obs_ndim,
-    )
-    critic = _Critic(**common)
-    if isinstance(action_space, spaces.Discrete):
-        actor = _Actor(**common, num_actions=int(action_space.n), action_dim=None)
-        return Networks(actor, critic, True, obs_shape)
-    if isinstance(action_space, spaces.Box):
-        shape = tuple(action_space.shape)
-        if len(shape) != 1:
-            raise ValueError(
-                f"Box action space of shape {shape} is unsupported: the Gaussian "
-                "policy needs a 1-D Box, shape (D,)"
-            )
-        low = jnp.broadcast_to(jnp.asarray(action_space.low, jnp.float32), shape)
-        high = jnp.broadcast_to(jnp.asarray(action_space.high, jnp.float32), shape)
-        actor = _Actor(**common, num_actions=None, action_dim=shape[0])
-        return Networks(actor, critic, False, obs_shape, low, high)
-    raise ValueError(
-        f"unsupported action space {action_space!r} of "
-        f"{getattr(env, 'name', env)!r}: the on-policy agents take "
-        "gymnax spaces.Discrete (categorical policy) or a 1-D spaces.Box "
-        "(Gaussian policy)"
-    )
-
-
-# ---------------------------------------------------------------- advantages
-
-
-def compute_advantages(
-    v_tm1: jax.Array,
-    r_t: jax.Array,
-    terminated_t: jax.Array,
-    truncated_t: jax.Array,
-    v_t: jax.Array,
-    gamma: jax.Array,
-    lambda_: jax.Array,
-) -> tuple[jax.Array, jax.Array]:
-    """GAE advantages and value targets of a batched rollout.
-
-    With ``discount_t = gamma * (1 - terminated_t)`` and ``done_t =
-    terminated_t | truncated_t`` this is
-    :func:`~jaxrl.ops.generalized_advantage_estimation` per environment::
-
-        A_t = delta_t + discount_t * lambda * (1 - done_t) * A_{t+1},
-        delta_t = r_t + discount_t * v_t - v_tm1_t,   A_T = 0,
-        G_t = A_t + v_tm1_t.
-
-    A truncated step bootstraps from ``v_t`` (pass the value of the final
-    observation, not of the reset one); a terminated step does not.
-
-    Args:
-        v_tm1: ``V(s_t)``, ``[T, B]``.
-        r_t: rewards, ``[T, B]``.
-        terminated_t, truncated_t: bool, ``[T, B]``.
-        v_t: ``V(s'_t)`` of the observation each step reached, ``[T, B]``.
-        gamma: discount, ``[]``.
-        lambda_: GAE parameter, ``[]``; ``1`` gives Monte-Carlo returns
-            bootstrapped at the rollout's end.
-
-    Returns:
-        ``(advantages, targets)``, each ``[T, B]``.
-    """
-    terminated_t = jnp.asarray(terminated_t, bool)
-    done_t = terminated_t | jnp.asarray(truncated_t, bool)
-    discount_t = gamma * (1.0 - terminated_t.astype(jnp.float32))
-    gae = jax.vmap(
-        generalized_advantage_estimation, in_axes=(1, 1, 1, 1, 1, None), out_axes=1
-    )
-    advantages = gae(v_tm1, r_t, discount_t, v_t, done_t, lambda_)
-    return advantages, advantages + v_tm1
-
-
-# ---------------------------------------------------------------- masking
-
-
-def standardize(advantage: jax.Array, valid: jax.Array | None = None) -> jax.Array:
-    """``(A - mean) / (std + 1e-8)`` over the valid samples of ``[N]``.
-
-    ``mean = sum(w A) / n``, ``std**2 = sum(w (A - mean)**2) / n`` with
-    ``w = valid`` and ``n = max(sum(w), 1)``; invalid samples come out 0.
-    ``valid=None`` is the plain (all-valid) standardisation.
-    """
-    if valid is None:
-        return (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-    w = jnp.asarray(valid, jnp.float32)
-    n = jnp.maximum(w.sum(), 1.0)
-    mean = jnp.sum(w * advantage) / n
-    std = jnp.sqrt(jnp.sum(w * (advantage - mean) ** 2) / n)
-    return jnp.where(valid, (advantage - mean) / (std + 1e-8), 0.0)
-
-
-def masked_loss(
-    loss_fn: "LossFn", hparams: Any, inputs: "LossInputs", valid: jax.Array
-) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """An agent's minibatch-mean loss, averaged over the valid samples only.
-
-    ``loss_fn`` is the mean over samples of a per-sample loss (every agent's
-    is), so it is evaluated on each sample alone (a batch of one, under
-    ``vmap``) and the loss and each reported term ``l_i`` averaged as
-    ``sum_i w_i l_i / max(sum_i w_i, 1)``, ``w = valid``: an invalid sample
-    contributes nothing to the value or the gradient, and with every sample
-    valid this is ``loss_fn``'s mean.
-
-    Args:
-        loss_fn: ``(hparams, LossInputs) -> (loss, {name: scalar})``.
-        hparams: passed to ``loss_fn``.
-        inputs: a minibatch, leaves ``[N]``.
-        valid: bool ``[N]``.
-    """
-    per_loss, per_aux = jax.vmap(
-        lambda x: loss_fn(hparams, jax.tree.map(lambda y: y[None], x))
-    )(inputs)
-    valid = jnp.asarray(valid, bool)
-    n = jnp.maximum(valid.sum(), 1).astype(jnp.float32)
-
-    def mean(x):
-        return jnp.sum(jnp.where(valid, x, 0.0)) / n
-
-    return mean(per_loss), {k: mean(v) for k, v in per_aux.items()}
 
 
 # ---------------------------------------------------------------- the loop
@@ -606,7 +355,7 @@ def make_on_policy_train(
     loss_fn: LossFn,
     gae_lambda: Callable[[Any], jax.Array],
 ) -> Trainer:
-    """Build an on-policy run around an agent's loss.
+    """Build an on-policy run around an agent's per-sample loss.
 
     Args:
         config: the static settings.
@@ -615,10 +364,9 @@ def make_on_policy_train(
             ``Discrete`` or 1-D ``Box`` action space. Greedy evaluation runs
             on :func:`envs.vector.eval_env` (for EnvPool the gymnax twin; none
             without one: ``eval_return`` stays NaN).
-        loss_fn: ``(hparams, LossInputs) -> (loss, {name: scalar})``, the
-            mean loss over a minibatch and the terms to report; a mean of
-            per-sample terms (so that :func:`masked_loss` can drop invalid
-            samples).
+        loss_fn: ``(hparams, LossInputs) -> (loss, {name: scalar})`` for one
+            sample (scalar leaves); the loop averages it over the valid
+            samples of each minibatch (:func:`mean_loss`).
         gae_lambda: ``hparams -> lambda`` for :func:`compute_advantages`.
 
     Returns:
@@ -632,6 +380,7 @@ def make_on_policy_train(
     masked = not isinstance(vec, VecEnv)
     evaluation = eval_env(env, env_params) if config.eval_every > 0 else None
     num_iterations = config.num_iterations
+    num_envs, num_steps = config.num_envs, config.num_steps
 
     def init(key: jax.Array, hparams: Any) -> OnPolicyState:
         hparams = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), hparams)
@@ -644,40 +393,68 @@ def make_on_policy_train(
             opt_state=opt_state,
             env_state=env_state,
             obs=obs,
-            episode_stats=EpisodeStats.zeros(config.num_envs),
+            first=jnp.ones(num_envs, bool),
+            actor_state=networks.initial_state((num_envs,)),
+            episode_stats=EpisodeStats.zeros(num_envs),
             key=key,
             iteration=jnp.int32(0),
             hparams=hparams,
         )
 
-    def rollout(key, params, env_state, obs, stats):
+    def rollout(key, state: OnPolicyState):
+        params = state.params
+
         def step(carry, key):
-            env_state, obs, stats = carry
+            env_state, obs, first, actor_state, stats = carry
             act_key, step_key = jax.random.split(key)
-            action, env_action, log_prob = networks.sample(act_key, params, obs)
-            out = vec.step(step_key, env_state, env_action)
+            actor_state = networks.reset(actor_state, first)
+            action, actor_state, extras = networks.act(
+                act_key, params, actor_state, obs
+            )
+            out = vec.step(step_key, env_state, networks.to_env(action))
             stats, finished, count = stats.track(out)
             transition = Transition(
                 obs=obs,
+                first=first,
                 action=action,
-                log_prob=log_prob,
                 reward=out.reward,
                 terminated=out.terminated,
                 truncated=out.truncated,
                 final_obs=out.final_obs,
                 valid=out.valid,
+                extras=extras,
             )
-            return (out.state, out.obs, stats), (transition, finished, count)
+            # The next observation starts an episode after an episode's end
+            # and after an invalid step (EnvPool's reset step).
+            next_first = out.terminated | out.truncated | ~out.valid
+            carry = (out.state, out.obs, next_first, actor_state, stats)
+            return carry, (transition, finished, count)
 
-        keys = jax.random.split(key, config.num_steps)
-        (env_state, obs, stats), (traj, finished, count) = jax.lax.scan(
-            step, (env_state, obs, stats), keys
+        carry = (
+            state.env_state,
+            state.obs,
+            state.first,
+            state.actor_state,
+            state.episode_stats,
         )
-        return env_state, obs, stats, traj, mean_or_nan(finished.sum(), count.sum())
+        keys = jax.random.split(key, num_steps)
+        carry, (traj, finished, count) = jax.lax.scan(step, carry, keys)
+        return carry, traj, mean_or_nan(finished.sum(), count.sum())
 
     def loss_of_params(params, hp, mb):
-        log_prob, entropy = networks.log_prob_entropy(params, mb["obs"], mb["action"])
-        value = networks.value(params, mb["obs"])
+        if networks.recurrent:  # mb leaves [T, b]: re-run from the start state
+            policy, value, _ = networks.unroll(
+                params, mb["actor_state"], mb["obs"], mb["first"]
+            )
+            mb = jax.tree.map(
+                lambda x: x.reshape((-1,) + x.shape[2:]),
+                {k: v for k, v in mb.items() if k != "actor_state"},
+            )
+            value = value.reshape(-1)
+            policy = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), policy)
+        else:  # mb leaves [N]
+            policy, value, _ = networks.unroll(params, (), mb["obs"], mb["first"])
+        log_prob, entropy = networks.log_prob_entropy(policy, mb["action"])
         advantage = mb["advantage"]
         valid = mb["valid"] if masked else None
         if config.normalize_advantages:
@@ -691,15 +468,40 @@ def make_on_policy_train(
             advantage=advantage,
             target=mb["target"],
         )
-        if masked:
-            loss, aux = masked_loss(loss_fn, hp, inputs, valid)
-        else:
-            loss, aux = loss_fn(hp, inputs)
+        loss, aux = mean_loss(loss_fn, hp, inputs, valid)
         return loss, {"loss": loss, **aux}
 
     grad_fn = jax.grad(loss_of_params, has_aux=True)
 
-    def optimise(key, params, opt_state, hp, lr, batch):
+    def minibatches(key, batch, actor_state):
+        """``num_minibatches`` shuffled minibatches, stacked on a new axis 0:
+        samples ``[M, N / M]`` (feed-forward) or environments ``[M, T, B / M]``
+        with their start states (recurrent)."""
+        m = config.num_minibatches
+        if not networks.recurrent:
+            flat = jax.tree.map(
+                lambda x: x.reshape((config.batch_size,) + x.shape[2:]), batch
+            )
+            if m == 1:
+                return jax.tree.map(lambda x: x[None], flat)
+            perm = jax.random.permutation(key, config.batch_size)
+            return jax.tree.map(
+                lambda x: x[perm].reshape((m, config.minibatch_size) + x.shape[1:]),
+                flat,
+            )
+        perm = jax.random.permutation(key, num_envs)
+        size = num_envs // m
+
+        def split_envs(x, axis):
+            x = jnp.take(x, perm, axis=axis)
+            x = x.reshape(x.shape[:axis] + (m, size) + x.shape[axis + 1 :])
+            return jnp.moveaxis(x, axis, 0)
+
+        out = jax.tree.map(lambda x: split_envs(x, 1), batch)
+        out["actor_state"] = jax.tree.map(lambda x: split_envs(x, 0), actor_state)
+        return out
+
+    def optimise(key, params, opt_state, hp, lr, batch, actor_state):
         tx = _transform(config, hp.max_grad_norm)
 
         def minibatch_step(carry, mb):
@@ -710,17 +512,9 @@ def make_on_policy_train(
             return (params, opt_state), aux
 
         def epoch(carry, key):
-            if config.num_minibatches == 1:
-                minibatches = jax.tree.map(lambda x: x[None], batch)
-            else:
-                perm = jax.random.permutation(key, config.batch_size)
-                minibatches = jax.tree.map(
-                    lambda x: x[perm].reshape(
-                        (config.num_minibatches, config.minibatch_size) + x.shape[1:]
-                    ),
-                    batch,
-                )
-            return jax.lax.scan(minibatch_step, carry, minibatches)
+            return jax.lax.scan(
+                minibatch_step, carry, minibatches(key, batch, actor_state)
+            )
 
         keys = jax.random.split(key, config.update_epochs)
         (params, opt_state), aux = jax.lax.scan(epoch, (params, opt_state), keys)
@@ -729,11 +523,12 @@ def make_on_policy_train(
     def update(state: OnPolicyState) -> tuple[OnPolicyState, dict[str, jax.Array]]:
         hp = state.hparams
         key, rollout_key, update_key, _ = jax.random.split(state.key, 4)
-        env_state, obs, stats, traj, train_return = rollout(
-            rollout_key, state.params, state.env_state, state.obs, state.episode_stats
+        carry, traj, train_return = rollout(rollout_key, state)
+        env_state, obs, first, actor_state, stats = carry
+        _, v_tm1, states = networks.unroll(
+            state.params, state.actor_state, traj.obs, traj.first
         )
-        v_tm1 = networks.value(state.params, traj.obs)
-        v_t = networks.value(state.params, traj.final_obs)
+        v_t = networks.value_after(state.params, states, traj.final_obs)
         advantages, targets = compute_advantages(
             v_tm1,
             traj.reward,
@@ -745,8 +540,9 @@ def make_on_policy_train(
         )
         batch = {
             "obs": traj.obs,
+            "first": traj.first,
             "action": traj.action,
-            "log_prob": traj.log_prob,
+            "log_prob": traj.extras["log_prob"],
             "value": v_tm1,
             "advantage": advantages,
             "target": targets,
@@ -756,14 +552,11 @@ def make_on_policy_train(
             batch["valid"] = traj.valid
             batch["advantage"] = jnp.where(traj.valid, advantages, 0.0)
             batch["target"] = jnp.where(traj.valid, targets, v_tm1)
-        batch = jax.tree.map(
-            lambda x: x.reshape((config.batch_size,) + x.shape[2:]), batch
-        )
         lr = hp.lr
         if config.anneal_lr:
             lr = lr * (1.0 - state.iteration.astype(jnp.float32) / num_iterations)
         params, opt_state, losses = optimise(
-            update_key, state.params, state.opt_state, hp, lr, batch
+            update_key, state.params, state.opt_state, hp, lr, batch, state.actor_state
         )
         iteration = state.iteration + 1
         state = state.replace(
@@ -771,6 +564,8 @@ def make_on_policy_train(
             opt_state=opt_state,
             env_state=env_state,
             obs=obs,
+            first=first,
+            actor_state=actor_state,
             episode_stats=stats,
             key=key,
             iteration=iteration,
@@ -788,8 +583,17 @@ def make_on_policy_train(
         """The greedy policy's return; ``key`` is the iteration's key (its 4th
         split, as ``update`` draws it)."""
         eval_key = jax.random.split(key, 4)[3]
-        act = lambda _, obs: networks.greedy(state.params, obs)  # noqa: E731
-        ret = evaluate(eval_key, act, *evaluation, config.eval_episodes)
+
+        def act(key, actor_state, obs):
+            return networks.greedy(key, state.params, actor_state, obs)
+
+        ret = evaluate(
+            eval_key,
+            act,
+            *evaluation,
+            config.eval_episodes,
+            actor_state=networks.initial_state((config.eval_episodes,)),
+        )
         return {"eval_return": jnp.asarray(ret, jnp.float32)}
 
     return Trainer(

@@ -25,14 +25,13 @@ import dataclasses
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
 from jaxrl.agents import onpolicy
 from jaxrl.ops import ppo_loss
 from jaxrl.registry import AlgoSpec, register
-from jaxrl.types import Trainer, check_range
+from jaxrl.types import Trainer, hparam
 
 __all__ = ["Config", "HParams", "make_loss", "make_train"]
 
@@ -70,48 +69,22 @@ class HParams:
         max_grad_norm: global gradient norm clip, ``> 0`` (``inf``: none).
     """
 
-    lr: float = 2.5e-4
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_eps: float = 0.2
-    value_clip_eps: float = 0.2
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming any out-of-range hyperparameter."""
-        check_range("lr", self.lr, 0.0, np.inf, low_open=True, high_open=True)
-        check_range("gamma", self.gamma, 0.0, 1.0)
-        check_range("gae_lambda", self.gae_lambda, 0.0, 1.0)
-        check_range("clip_eps", self.clip_eps, 0.0, 1.0, low_open=True)
-        check_range("value_clip_eps", self.value_clip_eps, 0.0, np.inf, low_open=True)
-        check_range("ent_coef", self.ent_coef, 0.0, np.inf, high_open=True)
-        check_range("vf_coef", self.vf_coef, 0.0, np.inf, high_open=True)
-        check_range("max_grad_norm", self.max_grad_norm, 0.0, np.inf, low_open=True)
+    lr: float = hparam(2.5e-4, "(0, inf)")
+    gamma: float = hparam(0.99, "[0, 1]")
+    gae_lambda: float = hparam(0.95, "[0, 1]")
+    clip_eps: float = hparam(0.2, "(0, 1]")
+    value_clip_eps: float = hparam(0.2, "(0, inf]")
+    ent_coef: float = hparam(0.01, "[0, inf)")
+    vf_coef: float = hparam(0.5, "[0, inf)")
+    max_grad_norm: float = hparam(0.5, "(0, inf]")
 
 
 def make_loss(config: Config) -> onpolicy.LossFn:
-    """The minibatch-mean PPO loss and its terms (``policy_loss``,
-    ``value_loss``, ``entropy``, ``approx_kl``, ``clip_fraction``)."""
+    """PPO's per-sample loss and its terms (``policy_loss``, ``value_loss``,
+    ``entropy``, ``approx_kl``, ``clip_fraction``); the loop averages them."""
 
     def loss(hp: HParams, b: onpolicy.LossInputs) -> tuple[jax.Array, dict]:
-        def one(log_prob, old_log_prob, advantage, entropy, value, old_value, target):
-            return ppo_loss(
-                log_prob,
-                old_log_prob,
-                advantage,
-                entropy,
-                value,
-                old_value,
-                target,
-                clip_eps=hp.clip_eps,
-                value_clip_eps=hp.value_clip_eps if config.clip_value else None,
-                value_coef=hp.vf_coef,
-                entropy_coef=hp.ent_coef,
-            )
-
-        losses, aux = jax.vmap(one)(
+        total, aux = ppo_loss(
             b.log_prob,
             b.old_log_prob,
             b.advantage,
@@ -119,8 +92,12 @@ def make_loss(config: Config) -> onpolicy.LossFn:
             b.value,
             b.old_value,
             b.target,
+            clip_eps=hp.clip_eps,
+            value_clip_eps=hp.value_clip_eps if config.clip_value else None,
+            value_coef=hp.vf_coef,
+            entropy_coef=hp.ent_coef,
         )
-        return losses.mean(), {k: jnp.mean(v) for k, v in aux._asdict().items()}
+        return total, aux._asdict()
 
     return loss
 

@@ -24,13 +24,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
 from jaxrl.agents import onpolicy
 from jaxrl.ops import reinforce_loss
 from jaxrl.registry import AlgoSpec, register
-from jaxrl.types import Trainer, check_range
+from jaxrl.types import Trainer, hparam
 
 __all__ = ["Config", "HParams", "loss", "make_train"]
 
@@ -69,44 +68,30 @@ class HParams:
         max_grad_norm: global gradient norm clip, ``> 0`` (``inf``: none).
     """
 
-    lr: float = 1e-3
-    gamma: float = 0.99
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming any out-of-range hyperparameter."""
-        check_range("lr", self.lr, 0.0, np.inf, low_open=True, high_open=True)
-        check_range("gamma", self.gamma, 0.0, 1.0)
-        check_range("ent_coef", self.ent_coef, 0.0, np.inf, high_open=True)
-        check_range("vf_coef", self.vf_coef, 0.0, np.inf, high_open=True)
-        check_range("max_grad_norm", self.max_grad_norm, 0.0, np.inf, low_open=True)
+    lr: float = hparam(1e-3, "(0, inf)")
+    gamma: float = hparam(0.99, "[0, 1]")
+    ent_coef: float = hparam(0.01, "[0, inf)")
+    vf_coef: float = hparam(0.5, "[0, inf)")
+    max_grad_norm: float = hparam(0.5, "(0, inf]")
 
 
 def loss(hp: HParams, b: onpolicy.LossInputs) -> tuple[jax.Array, dict]:
-    """The rollout-mean REINFORCE loss and its terms (``policy_loss``,
-    ``value_loss``, ``entropy``).
+    """REINFORCE's per-sample loss and its terms (``policy_loss``,
+    ``value_loss``, ``entropy``); the loop averages them over the rollout.
 
     With ``lambda = 1`` the loop's advantage is ``G_t - V_old(s_t)``, the
     return minus the baseline (standardised when ``normalize_advantages``);
     it enters :func:`~jaxrl.ops.reinforce_loss` as the centred return, with a
     zero baseline. The baseline itself regresses on ``G_t``.
     """
-    policy_loss, _ = jax.vmap(reinforce_loss)(
-        b.log_prob, b.advantage, jnp.zeros_like(b.advantage)
-    )
+    zero = jnp.zeros_like(b.advantage)
+    policy_loss, _ = reinforce_loss(b.log_prob, b.advantage, zero)
     value_loss = 0.5 * (b.target - b.value) ** 2
-    policy_loss, value_loss, entropy = (
-        policy_loss.mean(),
-        value_loss.mean(),
-        b.entropy.mean(),
-    )
-    total = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
+    total = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * b.entropy
     return total, {
         "policy_loss": policy_loss,
         "value_loss": value_loss,
-        "entropy": entropy,
+        "entropy": b.entropy,
     }
 
 

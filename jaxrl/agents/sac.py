@@ -65,7 +65,7 @@ from jaxrl.ops import (
     tanh_gaussian_sample,
 )
 from jaxrl.registry import AlgoSpec, register
-from jaxrl.types import Trainer, check_range
+from jaxrl.types import Trainer, hparam
 
 __all__ = [
     "Actor",
@@ -128,24 +128,6 @@ class SACDiscreteConfig(SACConfig):
     eval_every: int = 1_000
 
 
-def _validate(hp: Any) -> None:
-    inf = np.inf
-    for name in ("actor_lr", "critic_lr"):
-        check_range(name, getattr(hp, name), 0.0, inf, low_open=True, high_open=True)
-    check_range("alpha_lr", hp.alpha_lr, 0.0, inf, high_open=True)
-    check_range("gamma", hp.gamma, 0.0, 1.0)
-    check_range("tau", hp.tau, 0.0, 1.0, low_open=True)
-    check_range("alpha_init", hp.alpha_init, 0.0, inf, low_open=True, high_open=True)
-    check_range(
-        "target_entropy_scale",
-        hp.target_entropy_scale,
-        -inf,
-        inf,
-        low_open=True,
-        high_open=True,
-    )
-
-
 @struct.dataclass
 class SACHParams:
     """Traced hyperparameters of SAC.
@@ -161,17 +143,13 @@ class SACHParams:
             (continuous) or times ``log|A|`` (discrete).
     """
 
-    actor_lr: float = 3e-4
-    critic_lr: float = 1e-3
-    alpha_lr: float = 1e-3
-    gamma: float = 0.99
-    tau: float = 0.005
-    alpha_init: float = 1.0
-    target_entropy_scale: float = 1.0
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming any out-of-range hyperparameter."""
-        _validate(self)
+    actor_lr: float = hparam(3e-4, "(0, inf)")
+    critic_lr: float = hparam(1e-3, "(0, inf)")
+    alpha_lr: float = hparam(1e-3, "[0, inf)")
+    gamma: float = hparam(0.99, "[0, 1]")
+    tau: float = hparam(0.005, "(0, 1]")
+    alpha_init: float = hparam(1.0, "(0, inf)")
+    target_entropy_scale: float = hparam(1.0, "(-inf, inf)")
 
 
 @struct.dataclass
@@ -186,17 +164,13 @@ class SACDiscreteHParams:
     rate whatever the gap. 0.5 (and 0.3, 0.7) kept ``alpha`` bounded.
     """
 
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    alpha_lr: float = 3e-4
-    gamma: float = 0.99
-    tau: float = 0.005
-    alpha_init: float = 1.0
-    target_entropy_scale: float = 0.5
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming any out-of-range hyperparameter."""
-        _validate(self)
+    actor_lr: float = hparam(3e-4, "(0, inf)")
+    critic_lr: float = hparam(3e-4, "(0, inf)")
+    alpha_lr: float = hparam(3e-4, "[0, inf)")
+    gamma: float = hparam(0.99, "[0, 1]")
+    tau: float = hparam(0.005, "(0, 1]")
+    alpha_init: float = hparam(1.0, "(0, inf)")
+    target_entropy_scale: float = hparam(0.5, "(-inf, inf)")
 
 
 Config, HParams = SACConfig, SACHParams

@@ -34,7 +34,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl.tabular import policies
-from jaxrl.types import Trainer, check_range
+from jaxrl.types import Trainer, hparam
 
 AGENTS = ("epsilon_greedy", "ucb", "gradient")
 STEP_SIZES = ("sample_average", "constant")
@@ -102,32 +102,18 @@ class BanditHParams:
         initial_value: initial estimates ``Q_1(a)`` (optimism), finite.
     """
 
-    epsilon: float = 0.1
-    alpha: float = 0.1
-    c: float = 2.0
-    initial_value: float = 0.0
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming any out-of-range hyperparameter."""
-        check_range("epsilon", self.epsilon, 0.0, 1.0)
-        check_range("alpha", self.alpha, 0.0, 1.0, low_open=True)
-        check_range("c", self.c, 0.0, np.inf, high_open=True)
-        check_range(
-            "initial_value",
-            self.initial_value,
-            -np.inf,
-            np.inf,
-            low_open=True,
-            high_open=True,
-        )
+    epsilon: float = hparam(0.1, "[0, 1]")
+    alpha: float = hparam(0.1, "(0, 1]")
+    c: float = hparam(2.0, "[0, inf)")
+    initial_value: float = hparam(0.0, "(-inf, inf)")
 
 
 @struct.dataclass
 class OptimisticHParams(BanditHParams):
     """Optimistic greedy defaults of fig. 2.3: ``Q_1 = 5``, greedy, alpha 0.1."""
 
-    epsilon: float = 0.0
-    initial_value: float = 5.0
+    epsilon: float = hparam(0.0, "[0, 1]")
+    initial_value: float = hparam(5.0, "(-inf, inf)")
 
 
 @struct.dataclass

@@ -33,7 +33,7 @@ from flax import struct
 from jaxrl.ops import value as value_ops
 from jaxrl.tabular import policies
 from jaxrl.tabular.policies import greedy_policy
-from jaxrl.types import Trainer, check_range
+from jaxrl.types import Trainer, hparam
 
 __all__ = [
     "ALGORITHMS",
@@ -131,24 +131,10 @@ class ControlHParams:
         initial_value: ``Q_0(s, a)``, finite (optimism when large).
     """
 
-    alpha: float = 0.1
-    epsilon: float = 0.1
-    gamma: float = 0.99
-    initial_value: float = 0.0
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming any out-of-range hyperparameter."""
-        check_range("alpha", self.alpha, 0.0, 1.0, low_open=True)
-        check_range("epsilon", self.epsilon, 0.0, 1.0)
-        check_range("gamma", self.gamma, 0.0, 1.0)
-        check_range(
-            "initial_value",
-            self.initial_value,
-            -np.inf,
-            np.inf,
-            low_open=True,
-            high_open=True,
-        )
+    alpha: float = hparam(0.1, "(0, 1]")
+    epsilon: float = hparam(0.1, "[0, 1]")
+    gamma: float = hparam(0.99, "[0, 1]")
+    initial_value: float = hparam(0.0, "(-inf, inf)")
 
 
 @struct.dataclass

@@ -54,7 +54,7 @@ from flax import struct
 
 from jaxrl.ops.value import td_learning
 from jaxrl.tabular import dp, policies
-from jaxrl.types import Trainer, check_range
+from jaxrl.types import Trainer, hparam
 
 METHODS = ("td0", "mc", "batch_td", "batch_mc")
 STEP_SIZES = ("constant", "sample_average")
@@ -144,29 +144,16 @@ class PredictionHParams:
             walk of example 6.2); terminal states are 0.
     """
 
-    alpha: float = 0.1
-    gamma: float = 1.0
-    initial_value: float = 0.5
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming any out-of-range hyperparameter."""
-        check_range("alpha", self.alpha, 0.0, 1.0, low_open=True)
-        check_range("gamma", self.gamma, 0.0, 1.0)
-        check_range(
-            "initial_value",
-            self.initial_value,
-            -np.inf,
-            np.inf,
-            low_open=True,
-            high_open=True,
-        )
+    alpha: float = hparam(0.1, "(0, 1]")
+    gamma: float = hparam(1.0, "[0, 1]")
+    initial_value: float = hparam(0.5, "(-inf, inf)")
 
 
 @struct.dataclass
 class BatchHParams(PredictionHParams):
     """Batch defaults of fig. 6.2: ``alpha = 0.001``."""
 
-    alpha: float = 0.001
+    alpha: float = hparam(0.001, "(0, 1]")
 
 
 class Episode(NamedTuple):
