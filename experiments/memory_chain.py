@@ -20,7 +20,6 @@ agent and evaluation point) and ``OUT/memory_chain.png`` (the curves).
 """
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,30 +27,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-from jaxrl import parallel, presets, stats  # noqa: E402
-from jaxrl.config import resolve  # noqa: E402
+from jaxrl import presets, stats  # noqa: E402
 
 PRESET = "ppo_gru-memorychain"
-
-
-def run(settings: dict, num_seeds: int, seed: int, label: str):
-    preset = presets.get(PRESET)
-    r = resolve(preset.algo, preset.env, settings, {})
-    trainer = r["spec"].make_train(r["config"], r["env"], r["env_params"])
-    t0 = time.perf_counter()
-    out = parallel.run(
-        trainer,
-        r["hparams"],
-        seed=seed,
-        num_seeds=num_seeds,
-        num_chunks=5,
-        progress=True,
-        desc=label,
-    )
-    wall = time.perf_counter() - t0
-    m = out.metrics
-    due = np.isfinite(m["eval_return"][0])
-    return m["env_steps"][0, due], m["eval_return"][:, due], wall
 
 
 def main() -> None:
@@ -78,11 +56,13 @@ def main() -> None:
         f"{args.seeds} seeds, solved at greedy return >= {preset.solved_at:g}"
     )
     for label, s in agents.items():
-        x, ev, wall = run(s, args.seeds, args.seed, label)
+        x, ev, budget, wall = _common.eval_curves(
+            PRESET, s, num_seeds=args.seeds, seed=args.seed, desc=label, num_chunks=5
+        )
         first = stats.first_crossing(ev, preset.solved_at, x)
         curves[label] = (x, ev)
         for i in range(args.seeds):
-            rows.append([label, args.seed, i, ev[i, -1], first[i], int(x[-1])])
+            rows.append([label, args.seed, i, ev[i, -1], first[i], budget])
         solved = np.isfinite(first)
         med = np.median(np.where(solved, first, np.inf))
         mean, lo, hi = (float(v) for v in stats.mean_ci(ev[:, -1]))

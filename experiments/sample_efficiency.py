@@ -23,7 +23,6 @@ solve marked).
 
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-from jaxrl import parallel, presets, stats  # noqa: E402
-from jaxrl.config import resolve  # noqa: E402
+from jaxrl import presets, stats  # noqa: E402
 
 DEFAULT = (
     "ppo-cartpole",
@@ -60,25 +58,11 @@ def quartiles(steps: np.ndarray) -> tuple[float, float, float]:
 
 def run_preset(name: str, num_seeds: int, seed: int, progress: bool):
     preset = presets.get(name)
-    r = resolve(preset.algo, preset.env, dict(preset.settings), {})
-    trainer = r["spec"].make_train(r["config"], r["env"], r["env_params"])
-    t0 = time.perf_counter()
-    out = parallel.run(
-        trainer,
-        r["hparams"],
-        seed=seed,
-        num_seeds=num_seeds,
-        num_chunks=10,
-        progress=progress,
-        desc=name,
+    x, curve, budget, wall = _common.eval_curves(
+        name, num_seeds=num_seeds, seed=seed, desc=name, progress=progress
     )
-    wall = time.perf_counter() - t0
-    m = out.metrics
-    due = np.isfinite(m["eval_return"][0])  # evaluation iterations
-    curve, steps_axis = m["eval_return"][:, due], m["env_steps"][:, due]
-    steps = steps_to_solve(curve, steps_axis, preset.solved_at)
-    budget = int(m["env_steps"][0, -1])
-    return preset, steps, budget, curve, steps_axis[0], wall
+    steps = steps_to_solve(curve, x[None], preset.solved_at)
+    return preset, steps, budget, curve, x, wall
 
 
 def fmt(x: float, budget: int) -> str:

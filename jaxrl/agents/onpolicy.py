@@ -31,7 +31,8 @@ One iteration (one call of :attr:`Trainer.update`) of every agent here is
    RMSProp) step per minibatch after clipping the gradient's global norm to
    ``max_grad_norm``. The learning rate is the traced ``hparams.lr``, times
    ``1 - iteration / num_iterations`` when ``anneal_lr`` (PureJaxRL's linear
-   schedule, constant within an iteration).
+   schedule, constant within an iteration), injected into the optimiser
+   state (``optax.inject_hyperparams``) at the start of the iteration.
 5. **Report** scalars only (memory does not grow with the run): ``env_steps``,
    ``return`` (mean undiscounted return of the episodes that finished during
    the rollout, NaN if none), ``eval_return`` (greedy/deterministic policy,
@@ -339,13 +340,22 @@ def require_one_update(name: str, config: Config) -> None:
 
 
 def _transform(config: Config, max_grad_norm: jax.Array):
-    """Global-norm clipping then Adam/RMSProp, without the learning rate (the
-    loop scales by ``-lr`` itself so that the rate can be traced)."""
+    """Global-norm clipping then Adam/RMSProp with the learning rate injected
+    (``optax.inject_hyperparams``, as the off-policy agents do): the rate is
+    an array in the optimiser state, traced (a sweep vmaps it) and set each
+    iteration by :func:`_with_lr` (the annealed schedule)."""
     if config.optimizer == "adam":
-        scale = optax.scale_by_adam(eps=1e-5)
+        opt = optax.inject_hyperparams(optax.adam)(learning_rate=0.0, eps=1e-5)
     else:
-        scale = optax.scale_by_rms(decay=0.99, eps=1e-5)
-    return optax.chain(optax.clip_by_global_norm(max_grad_norm), scale)
+        opt = optax.inject_hyperparams(optax.rmsprop)(
+            learning_rate=0.0, decay=0.99, eps=1e-5
+        )
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), opt)
+
+
+def _with_lr(opt_state: Any, lr: jax.Array) -> Any:
+    """``opt_state`` with its injected learning rate set to ``lr``."""
+    return optax.tree_utils.tree_set(opt_state, learning_rate=jnp.float32(lr))
 
 
 def make_on_policy_train(
@@ -387,6 +397,7 @@ def make_on_policy_train(
         key, net_key, reset_key = jax.random.split(key, 3)
         params = networks.init(net_key)
         opt_state = _transform(config, hparams.max_grad_norm).init(params)
+        opt_state = _with_lr(opt_state, hparams.lr)
         obs, env_state = vec.reset(reset_key)
         return OnPolicyState(
             params=params,
@@ -503,12 +514,13 @@ def make_on_policy_train(
 
     def optimise(key, params, opt_state, hp, lr, batch, actor_state):
         tx = _transform(config, hp.max_grad_norm)
+        opt_state = _with_lr(opt_state, lr)
 
         def minibatch_step(carry, mb):
             params, opt_state = carry
             grads, aux = grad_fn(params, hp, mb)
             updates, opt_state = tx.update(grads, opt_state, params)
-            params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
+            params = optax.apply_updates(params, updates)
             return (params, opt_state), aux
 
         def epoch(carry, key):
