@@ -423,3 +423,40 @@ def test_recurrent_minibatches_must_be_whole_environments():
         ppo.Config(num_envs=6, num_steps=8, gru_size=8, num_minibatches=4)
     with pytest.raises(ValueError, match="torso='resnet' is unknown"):
         ppo.Config(torso="resnet")
+
+
+def test_recurrent_run_resumes_bit_identically(tmp_path):
+    # The GRU carry and the `first` flags are part of the checkpointed state:
+    # a run stopped after a chunk continues to the same bits.
+    env, env_params = envs.make("MemoryChain-bsuite", memory_length=4)
+    config = ppo.Config(
+        num_envs=8,
+        num_steps=16,
+        total_timesteps=8 * 16 * 12,
+        gru_size=16,
+        hidden_sizes=(16,),
+        eval_every=4,
+        eval_episodes=8,
+    )
+    trainer = ppo.make_train(config, env, env_params)
+    kw = dict(num_seeds=2, num_chunks=3, progress=False)
+    full = parallel.run(trainer, ppo.HParams(), **kw)
+
+    class Stop(Exception):
+        pass
+
+    def stop(done, state, metrics):
+        if done == 4:
+            raise Stop
+
+    with pytest.raises(Stop):
+        parallel.run(
+            trainer, ppo.HParams(), checkpoint_dir=tmp_path, on_chunk=stop, **kw
+        )
+    lines = []
+    resumed = parallel.run(
+        trainer, ppo.HParams(), checkpoint_dir=tmp_path, log=lines.append, **kw
+    )
+    assert lines == ["resuming after 4 of 12 iterations"]
+    for name, values in full.metrics.items():
+        np.testing.assert_array_equal(resumed.metrics[name], values, err_msg=name)

@@ -196,7 +196,9 @@ class Config:
                 f"activation={self.activation!r} is unknown; allowed: {ACTIVATIONS}"
             )
         if self.torso not in TORSOS:
-            raise ValueError(f"torso={self.torso!r} is unknown; allowed: {TORSOS}")
+            raise ValueError(
+                f"torso={self.torso!r} is unknown; allowed: {', '.join(TORSOS)}"
+            )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"optimizer={self.optimizer!r} is unknown; allowed: {OPTIMIZERS}"
