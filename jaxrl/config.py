@@ -49,6 +49,7 @@ def fields(obj_or_cls: Any) -> dict[str, Any]:
 
 
 def _validate(hparams: Any) -> None:
+    # jaxrl.types imports JAX; this module stays JAX-free until a run resolves.
     from jaxrl.types import check_hparams
 
     check_hparams(hparams)

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxrl.types import Trainer, TrainOutput
+from jaxrl.types import Trainer, TrainOutput, check_hparams
 
 
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:
@@ -45,12 +45,6 @@ def stack(hparams: Sequence[Any]) -> Any:
     if not hparams:
         raise ValueError("a sweep needs at least one setting")
     return jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *hparams)
-
-
-def _validate(hparams: Any) -> None:
-    from jaxrl.types import check_hparams
-
-    check_hparams(hparams)
 
 
 def _chunk_size(num_iterations: int, num_chunks: int, multiple_of: int = 1) -> int:
@@ -147,7 +141,7 @@ def batched(
             jax.jit(init, compiler_options=fast_compile),
             jax.jit(advance, static_argnums=1, donate_argnums=0),
         )
-    seeds = NamedSharding(mesh, PartitionSpec("seeds"))
+    seeds = seed_sharding(mesh)
     state = seed_sharding(mesh, sweep)
     replicated = NamedSharding(mesh, PartitionSpec())
     return (
@@ -232,11 +226,11 @@ def run(
         DivergenceError: the run diverged (see ``divergence_threshold``); it
             carries the metrics up to the end of that chunk.
     """
-    _validate(hparams)
+    check_hparams(hparams)
     mesh = seed_mesh(num_seeds)
     keys = seed_keys(seed, num_seeds)
     if mesh is not None:
-        keys = jax.device_put(keys, NamedSharding(mesh, PartitionSpec("seeds")))
+        keys = jax.device_put(keys, seed_sharding(mesh))
     init, advance = batched(trainer, sweep=sweep, mesh=mesh)
     total = trainer.num_iterations
     size, pieces = chunk_plan(trainer, num_chunks)
