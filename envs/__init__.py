@@ -191,6 +191,17 @@ def make(name: str, **overrides: Any) -> tuple[Any, Any]:
         env = EnvPoolEnv(name[len(_ENVPOOL_PREFIX) :])
         params = env.default_params
         spec = None
+        overrides = dict(overrides)
+        preset = overrides.pop("preset", None)
+        if preset is not None:
+            from envs import atari
+
+            if not env.is_atari:
+                raise ValueError(
+                    f"{name} is not an Atari task; preset= picks Atari settings "
+                    f"({', '.join(atari.PRESETS)})"
+                )
+            params = atari.with_preset(params, str(preset))
     else:
         import gymnax
 
@@ -208,4 +219,8 @@ def make(name: str, **overrides: Any) -> tuple[Any, Any]:
     )
     if spec is not None:
         spec.validate(params)
+    if getattr(env, "is_atari", False):
+        from envs import atari
+
+        atari.validate(name, params)
     return env, params

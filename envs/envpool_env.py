@@ -203,11 +203,26 @@ class EnvPoolEnv:
                 )
         self.task_id = task_id
         self.kwargs = dict(kwargs)
+        from envs import atari  # it imports this module's EnvPoolParams
+
         spec = envpool.make_spec(task_id, **kwargs)
-        self._action_space = _to_gymnax(spec.action_space, "action", task_id)
-        self._obs_space = _to_gymnax(spec.observation_space, "observation", task_id)
-        self.default_params = EnvPoolParams(
-            max_steps_in_episode=int(spec.config.max_episode_steps)
+        self.is_atari = atari.is_atari(spec.config)
+        if self.is_atari:
+            clash = sorted(set(kwargs) & set(atari.OPTIONS))
+            if clash:
+                raise ValueError(
+                    f"set the Atari option(s) {', '.join(clash)} as env params "
+                    "(envs.make(name, option=value), --set env.option=value), "
+                    "not as EnvPoolEnv arguments"
+                )
+            self.default_params = atari.with_preset(atari.AtariParams(), "atari")
+        else:
+            self.default_params = EnvPoolParams(
+                max_steps_in_episode=int(spec.config.max_episode_steps)
+            )
+        self._spaces: dict[tuple, tuple[Any, Any]] = {}
+        self._spaces[self._options_key(self.default_params)] = self._convert(
+            spec if not self.is_atari else None
         )
 
     @property
@@ -217,11 +232,39 @@ class EnvPoolEnv:
     def __repr__(self) -> str:
         return f"EnvPoolEnv({self.task_id!r})"
 
+    def options(self, params: Any = None) -> dict[str, Any]:
+        """The ``envpool.make`` arguments of ``params`` beyond the pool size
+        and seed: the Atari options (all of them, explicitly) and the
+        constructor's extra arguments."""
+        params = self.default_params if params is None else params
+        extra = {k: v for k, v in self.kwargs.items() if k != "max_episode_steps"}
+        if self.is_atari:
+            extra.update(params.options())
+        return extra
+
+    def _options_key(self, params: Any) -> tuple:
+        return tuple(sorted(self.options(params).items()))
+
+    def _convert(self, spec: Any = None, params: Any = None) -> tuple[Any, Any]:
+        if spec is None:
+            spec = import_envpool().make_spec(self.task_id, **self.options(params))
+        return (
+            _to_gymnax(spec.action_space, "action", self.task_id),
+            _to_gymnax(spec.observation_space, "observation", self.task_id),
+        )
+
+    def _space(self, params: Any, which: int) -> Any:
+        params = self.default_params if params is None else params
+        key = self._options_key(params)
+        if key not in self._spaces:
+            self._spaces[key] = self._convert(params=params)
+        return self._spaces[key][which]
+
     def action_space(self, params: Any = None) -> Any:
-        return self._action_space
+        return self._space(params, 0)
 
     def observation_space(self, params: Any = None) -> Any:
-        return self._obs_space
+        return self._space(params, 1)
 
     def make_vec(
         self, num_envs: int, params: Any = None, seed: int | None = None
@@ -279,8 +322,10 @@ class EnvPoolVec:
             batch_size=self.pool_size,
             seed=int(seed),
             max_episode_steps=int(params.max_steps_in_episode),
-            **{k: v for k, v in env.kwargs.items() if k != "max_episode_steps"},
+            **env.options(params),
         )
+        self._atari = env.is_atari
+        self._max_steps = int(params.max_steps_in_episode)
         handle, _, _, self._xla_step = self.pool.xla()
         self._handle = np.asarray(handle)
         space = env.observation_space(params)
@@ -341,6 +386,8 @@ class EnvPoolVec:
                 truncated=flag,
                 final_obs=obs,
                 valid=flag,
+                score=jnp.zeros(n, jnp.float32),
+                game_over=flag,
             )
             return self._refused("step", lanes, result)
         if self._discrete:
@@ -353,20 +400,31 @@ class EnvPoolVec:
         # Results come back in env_id order in EnvPool's synchronous mode;
         # sort to be sure (the per-env flags and stats are indexed by env).
         order = jnp.argsort(info["env_id"])
-        obs, reward, terminated, truncated = (
-            x[order] for x in (obs, reward, terminated, truncated)
-        )
+        obs, reward, terminated = (x[order] for x in (obs, reward, terminated))
         valid = ~state.resetting
         terminated = terminated.astype(bool) & valid
-        truncated = truncated.astype(bool) & ~terminated & valid
+        # The time limit from the step count, not EnvPool's flag (envpool#239).
+        elapsed = info["elapsed_step"][order]
+        truncated = (elapsed >= self._max_steps) & ~terminated & valid
+        if self._atari:
+            # With episodic_life a lost life terminates the learner's episode
+            # but the game goes on: no reset follows. The score is the
+            # unclipped reward; the game ends when EnvPool says so.
+            game_over = (info["terminated"][order].astype(bool) & valid) | truncated
+            score = info["reward"][order].astype(jnp.float32)
+        else:
+            game_over = terminated | truncated
+            score = reward.astype(jnp.float32)
         return VecStep(
             obs=obs,
-            state=EnvPoolState(handle=handle, resetting=terminated | truncated),
+            state=EnvPoolState(handle=handle, resetting=game_over),
             reward=jnp.where(valid, reward.astype(jnp.float32), 0.0),
             terminated=terminated,
             truncated=truncated,
             final_obs=obs,
             valid=valid,
+            score=jnp.where(valid, score, 0.0),
+            game_over=game_over,
         )
 
     def _lane_fn(self, what: str, lanes: int) -> Any:

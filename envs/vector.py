@@ -34,6 +34,11 @@ class VecStep(NamedTuple):
     truncated: jax.Array
     final_obs: Any
     valid: jax.Array  # bool [num_envs]; False: learn nothing from this step
+    # What a run reports, where it differs from what the agent learns from
+    # (Atari: the unclipped reward, and the game's end rather than a life's);
+    # None: the reward, and terminated | truncated.
+    score: jax.Array | None = None
+    game_over: jax.Array | None = None
 
 
 class VecEnv:

@@ -197,19 +197,22 @@ class TwinQ(nn.Module):
 
     Returns ``(q1, q2)``: each ``Q(s, a)``, ``[...]``, for continuous actions
     (``num_actions=None``, call with ``(obs, action)``), or each ``Q(s, .)``,
-    ``[..., A]``, for discrete actions (call with ``obs``).
+    ``[..., A]``, for discrete actions (call with ``obs``; a CNN ``torso``
+    gives each its own).
     """
 
     hidden_sizes: Sequence[int] = (256, 256)
     activation: str = "relu"
     num_actions: int | None = None
+    torso: str = "mlp"
 
     @nn.compact
     def __call__(
         self, obs: jax.Array, action: jax.Array | None = None
     ) -> tuple[jax.Array, jax.Array]:
-        q1 = QNetwork(self.hidden_sizes, self.activation, self.num_actions, name="q1")
-        q2 = QNetwork(self.hidden_sizes, self.activation, self.num_actions, name="q2")
+        args = (self.hidden_sizes, self.activation, self.num_actions, self.torso)
+        q1 = QNetwork(*args, name="q1")
+        q2 = QNetwork(*args, name="q2")
         return q1(obs, action), q2(obs, action)
 
 

@@ -40,7 +40,9 @@ class Preset:
         env: the environment it is tuned for.
         config: fields of the algorithm's ``Config``, typed values.
         hparams: fields of the algorithm's ``HParams``, typed values.
-        solved_at: the evaluation return that counts as solved.
+        solved_at: the evaluation return that counts as solved; ``None`` for
+            a task without a solve threshold (Atari, MuJoCo: the description
+            names the published score to compare with).
         description: one line: what it is for and where it comes from.
         env_settings: fields of the environment's params, typed values.
     """
@@ -49,7 +51,7 @@ class Preset:
     env: str
     config: Mapping[str, Any]
     hparams: Mapping[str, Any]
-    solved_at: float
+    solved_at: float | None
     description: str
     env_settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -193,6 +195,157 @@ PRESETS: dict[str, Preset] = {
         description="recurrent PPO (a GRU core) on bsuite's MemoryChain: recall "
         "the context shown at the start, 15 steps later; feed-forward PPO "
         "stays at chance (return 0)",
+    ),
+    # --- Atari and MuJoCo through EnvPool (budgets of the published runs) -----
+    "ppo-atari": Preset(
+        algo="ppo",
+        env="envpool:Breakout-v5",
+        config=dict(
+            num_envs=8,
+            num_steps=128,
+            total_timesteps=10_000_000,
+            update_epochs=4,
+            num_minibatches=4,
+            torso="nature_cnn",
+            anneal_lr=True,
+            normalize_advantages=True,
+            clip_value=True,
+            eval_every=0,
+        ),
+        hparams=dict(
+            lr=2.5e-4,
+            gamma=0.99,
+            gae_lambda=0.95,
+            clip_eps=0.1,
+            value_clip_eps=0.1,
+            ent_coef=0.01,
+            vf_coef=0.5,
+            max_grad_norm=0.5,
+        ),
+        solved_at=None,
+        description="PPO on Atari as CleanRL's ppo_atari_envpool_xla_jax_scan: "
+        "Nature CNN, 8 envs x 128 steps, 4 epochs x 4 minibatches, 10M steps "
+        "(published game scores: Breakout ~421, Pong 20.8, BeamRider ~2,700-2,900)",
+    ),
+    "dqn-atari": Preset(
+        algo="dqn",
+        env="envpool:Breakout-v5",
+        config=dict(
+            num_envs=1,
+            total_timesteps=10_000_000,
+            buffer_size=1_000_000,
+            batch_size=32,
+            learning_starts=80_000,
+            train_freq=4,
+            gradient_steps=1,
+            target_update_every=250,  # gradient steps: 1,000 env steps
+            torso="nature_cnn",
+            frame_stack=4,
+            double=False,
+            huber=False,
+            max_grad_norm=float("inf"),
+            eval_every=0,
+        ),
+        hparams=dict(
+            lr=1e-4,
+            gamma=0.99,
+            tau=1.0,
+            epsilon_start=1.0,
+            epsilon_end=0.01,
+            exploration_fraction=0.1,
+        ),
+        solved_at=None,
+        description="DQN on Atari as CleanRL's dqn_atari_jax: Nature CNN, 1M "
+        "frame-once replay, squared TD error, Adam 1e-4, target copy every 1K "
+        "steps, 10M steps (published: Pong ~20.4, Breakout ~378, BeamRider ~5,938)",
+    ),
+    "dqn-atari-dopamine": Preset(
+        algo="dqn",
+        env="envpool:Breakout-v5",
+        config=dict(
+            num_envs=1,
+            total_timesteps=10_000_000,
+            buffer_size=1_000_000,
+            batch_size=32,
+            learning_starts=20_000,
+            train_freq=4,
+            gradient_steps=1,
+            target_update_every=2_000,  # gradient steps: 8,000 env steps
+            torso="nature_cnn",
+            frame_stack=4,
+            double=False,
+            huber=True,
+            adam_eps=1.5e-4,
+            max_grad_norm=float("inf"),
+            eval_every=0,
+        ),
+        hparams=dict(
+            lr=6.25e-5,
+            gamma=0.99,
+            tau=1.0,
+            epsilon_start=1.0,
+            epsilon_end=0.01,
+            exploration_fraction=0.025,  # 250K of 10M steps
+            huber_delta=1.0,
+        ),
+        solved_at=None,
+        description="DQN on Atari with Dopamine's settings: Adam 6.25e-5 (eps "
+        "1.5e-4), Huber loss, 20K warm-up, target every 8K steps, epsilon to "
+        "0.01 over 250K steps",
+    ),
+    "sac_discrete-atari": Preset(
+        algo="sac_discrete",
+        env="envpool:Breakout-v5",
+        config=dict(
+            num_envs=1,
+            total_timesteps=5_000_000,
+            buffer_size=1_000_000,
+            batch_size=64,
+            learning_starts=20_000,
+            train_freq=4,
+            gradient_steps=1,
+            target_update_every=2_000,  # gradient steps: 8,000 env steps
+            torso="nature_cnn",
+            frame_stack=4,
+            adam_eps=1e-4,
+            eval_every=0,
+        ),
+        hparams=dict(
+            actor_lr=3e-4,
+            critic_lr=3e-4,
+            alpha_lr=3e-4,
+            gamma=0.99,
+            tau=1.0,
+            target_entropy_scale=0.89,
+        ),
+        solved_at=None,
+        description="SAC-discrete on Atari as CleanRL's sac_atari: a Nature CNN "
+        "per network, 1M frame-once replay, hard target copy every 8K steps, "
+        "entropy target 0.89 log|A|, 5M steps",
+    ),
+    "sac-mujoco": Preset(
+        algo="sac",
+        env="envpool:HalfCheetah-v4",
+        config=dict(
+            num_envs=1,
+            total_timesteps=1_000_000,
+            buffer_size=1_000_000,
+            batch_size=256,
+            learning_starts=10_000,
+            hidden_sizes=(256, 256),
+            eval_every=0,
+        ),
+        hparams=dict(
+            actor_lr=3e-4,
+            critic_lr=3e-4,
+            alpha_lr=3e-4,
+            gamma=0.99,
+            tau=0.005,
+        ),
+        solved_at=None,
+        description="SAC on EnvPool MuJoCo (HalfCheetah-v4, Hopper-v4, "
+        "Walker2d-v4) with Haarnoja et al. (2018b)'s settings: 256x256 "
+        "networks, Adam 3e-4, batch 256, tau 0.005, 10K random steps, 1M steps",
     ),
 }
 

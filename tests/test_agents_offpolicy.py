@@ -533,3 +533,50 @@ def test_dqn_with_a_cnn_torso_learns_from_minatar_frames():
     assert np.isnan(loss[:3]).all() and np.isfinite(loss[3:]).all()
     with pytest.raises(ValueError, match="torso='resnet' is unknown; allowed: mlp"):
         dqn.DQNConfig(torso="resnet")
+
+
+# --- The agent contract -------------------------------------------------------
+
+
+def test_actor_state_resets_and_extras_reach_the_per_sample_loss():
+    """A hand-made agent on the loop: its actor state counts the steps of the
+    episode in progress (reset where one starts), ``act`` stores the count as
+    an extra, and the per-sample loss sees it beside the observation. On
+    ``TwoStepDiscount`` (observation 0, then 1, then the episode ends) the
+    count must equal the observation in every stored and every replayed
+    sample; without the reset it would grow past 1. The loss
+    ``(c - r)^2`` (rewards 0 then 1) is averaged by the loop: ``c -> 0.5``."""
+    import optax
+
+    env = probe_envs.TwoStepDiscount()
+
+    def act(key, params, count, obs, hparams, env_steps):
+        action = jax.random.randint(key, count.shape, 0, 2)
+        return action, count + 1, {"count": count}
+
+    def loss(c, learner, hparams, key, sample):
+        gap = jnp.abs(sample.extras["count"] - sample.obs[0])
+        return (c - sample.reward) ** 2, {"gap": gap}
+
+    agent = offpolicy.Agent(
+        init=lambda key, hp: {"c": jnp.zeros(())},
+        optimisers=lambda hp: {"c": optax.sgd(0.05)},
+        act=act,
+        greedy=lambda key, params, count, obs: (jnp.zeros(count.shape, int), count),
+        losses=(offpolicy.Loss("c", loss),),
+        example_action=jnp.zeros((), jnp.int32),
+        initial_state=lambda shape: jnp.zeros(shape, jnp.int32),
+        reset=lambda count, first: jnp.where(first, 0, count),
+        example_extras={"count": jnp.zeros((), jnp.int32)},
+    )
+    trainer = offpolicy.make_trainer(
+        offpolicy.OffPolicyConfig(**PROBE), env, env.default_params, agent
+    )
+    out = jax.jit(trainer)(KEY, dqn.DQNHParams(gamma=GAMMA))
+    data = out.state.buffer.data
+    np.testing.assert_array_equal(data["extras"]["count"], data["obs"][..., 0])
+    gap = np.asarray(out.metrics["gap"])
+    learned = ~np.isnan(gap)
+    assert learned.sum() > ITERS // 2
+    np.testing.assert_array_equal(gap[learned], 0.0)
+    assert abs(float(out.state.learner.params["c"]) - 0.5) < 0.1

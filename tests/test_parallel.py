@@ -291,9 +291,14 @@ def tiny_deep_runs():
     return out
 
 
-def test_ppo_and_dqn_on_two_devices_give_the_bits_of_one(tmp_path):
+def test_ppo_and_dqn_on_two_devices_give_the_results_of_one(tmp_path):
     """The seed axis on a 2-device mesh (explicit shardings): each device runs
-    one seed, and every metric and parameter equals the one-device run."""
+    one seed, and every metric and parameter equals the one-device run's to
+    float32 rounding. (Each device compiles the program for a batch of one
+    seed, the single device for two; XLA may order a reduction differently in
+    the two, and a loss that sums to ~1e-5 from cancelling terms then differs
+    in its last bits: observed 4e-3 relative, 7e-8 absolute, on one PPO
+    policy-loss entry on one machine, none on another.)"""
     import os
     import pickle
     import subprocess
@@ -315,6 +320,6 @@ def test_ppo_and_dqn_on_two_devices_give_the_bits_of_one(tmp_path):
         assert two[name + "_devices"] == 2 and one[name + "_devices"] == 1
         assert set(two[name]) == set(one[name])
         for key, value in one[name].items():
-            np.testing.assert_array_equal(
-                two[name][key], value, err_msg=f"{name} {key}"
+            np.testing.assert_allclose(
+                two[name][key], value, rtol=1e-5, atol=1e-6, err_msg=f"{name} {key}"
             )

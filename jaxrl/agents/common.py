@@ -30,10 +30,17 @@ class EpisodeStats:
         """Returns ``(stats, sum of finished returns, number finished)``.
 
         A step with ``valid = False`` (EnvPool's delayed reset) is no step of
-        the next episode: it does not count towards its length."""
-        running = self.running + step.reward
+        the next episode: it does not count towards its length. Where the
+        step carries ``score`` and ``game_over`` (Atari), the return is the
+        game score: the unclipped rewards summed until the game is over,
+        across lives."""
+        reward = step.reward if step.score is None else step.score
+        running = self.running + reward
         length = self.length + step.valid.astype(jnp.int32)
-        done = step.terminated | step.truncated
+        if step.game_over is None:
+            done = step.terminated | step.truncated
+        else:
+            done = step.game_over
         finished = jnp.sum(jnp.where(done, running, 0.0))
         count = jnp.sum(done)
         stats = EpisodeStats(

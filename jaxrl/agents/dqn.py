@@ -36,7 +36,6 @@ from gymnax.environments import spaces
 
 from jaxrl import nets
 from jaxrl.agents import offpolicy
-from jaxrl.agents.common import masked_mean
 from jaxrl.agents.offpolicy import Learner, OffPolicyConfig, Transition
 from jaxrl.ops import double_dqn_loss, dqn_loss
 from jaxrl.registry import AlgoSpec, register
@@ -64,8 +63,12 @@ class DQNConfig(OffPolicyConfig):
             ``"nature_cnn"`` (Atari frames ``[C, H, W]`` uint8, Mnih et al.,
             2015) or ``"minatar_cnn"`` (MinAtar's ``[10, 10, C]``); a CNN torso
             feeds the Q head directly and ``hidden_sizes`` is unused.
-        max_grad_norm: clip the global gradient norm to this (``None``: no
-            clipping).
+        max_grad_norm: clip the global gradient norm to this (``None`` or
+            ``inf``: no clipping; ``--set max_grad_norm=Infinity``).
+        adam_eps: Adam's epsilon, ``> 0``.
+        huber: regress with the Huber loss (``HParams.huber_delta``); False:
+            the squared error ``0.5 * delta^2`` (CleanRL's ``dqn_atari_jax``
+            uses the squared error).
     """
 
     total_timesteps: int = 500_000
@@ -80,11 +83,18 @@ class DQNConfig(OffPolicyConfig):
     activation: str = "relu"
     torso: str = "mlp"
     max_grad_norm: float | None = 10.0
+    huber: bool = True
+    adam_eps: float = 1e-8
 
     def __post_init__(self):
         super().__post_init__()
-        if not isinstance(self.double, bool):
-            raise ValueError(f"double={self.double!r} must be True or False")
+        if not self.adam_eps > 0:
+            raise ValueError(f"adam_eps={self.adam_eps!r} must be > 0")
+        for name in ("double", "huber"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(
+                    f"{name}={getattr(self, name)!r} must be True or False"
+                )
         if self.activation not in ("relu", "tanh"):
             raise ValueError(
                 f"activation={self.activation!r} is unknown; allowed: relu, tanh"
@@ -212,68 +222,39 @@ def make_train(config: DQNConfig, env: Any, env_params: Any) -> Trainer:
     """
     net, q_fn, num_actions, example_obs = _network(config, env, env_params)
     loss_fn = double_dqn_loss if config.double else dqn_loss
-    max_norm = config.max_grad_norm
 
-    def init(key: jax.Array, hparams: DQNHParams) -> Learner:
-        params = net.init(key, example_obs)
-        opt_state = offpolicy.adam(hparams.lr, max_norm).init(params)
-        return Learner(
-            params={"q": params},
-            target_params={"q": params},
-            opt_state={"q": opt_state},
-        )
+    def init(key: jax.Array, hparams: DQNHParams) -> dict[str, Any]:
+        return {"q": net.init(key, example_obs)}
 
-    def act(key, learner: Learner, hparams: DQNHParams, obs, env_steps):
+    def optimisers(hparams: DQNHParams):
+        return {"q": offpolicy.adam(hparams.lr, config.max_grad_norm, config.adam_eps)}
+
+    def act(key, params, actor_state, obs, hparams: DQNHParams, env_steps):
         explore_key, random_key = jax.random.split(key)
         batch = jax.tree.leaves(obs)[0].shape[0]
-        greedy = jnp.argmax(q_fn(learner.params["q"], obs), axis=-1)
+        greedy = jnp.argmax(q_fn(params["q"], obs), axis=-1)
         random = jax.random.randint(random_key, (batch,), 0, num_actions)
         eps = epsilon_schedule(hparams, env_steps, config.total_timesteps)
         explore = jax.random.uniform(explore_key, (batch,)) < eps
-        return jnp.where(explore, random, greedy).astype(jnp.int32)
+        action = jnp.where(explore, random, greedy).astype(jnp.int32)
+        return action, actor_state, None
 
-    def act_eval(key, learner: Learner, obs):
+    def greedy(key, params, actor_state, obs):
         del key  # greedy
-        return jnp.argmax(q_fn(learner.params["q"], obs), axis=-1).astype(jnp.int32)
+        q = q_fn(params["q"], obs)
+        return jnp.argmax(q, axis=-1).astype(jnp.int32), actor_state
 
-    def learn(key, learner: Learner, hparams: DQNHParams, batch: Transition):
-        del key  # deterministic given the batch
-        discount = batch.discount  # gamma, 0 at terminations
-        q_target_t = q_fn(learner.target_params["q"], batch.next_obs)
-        delta = jnp.broadcast_to(hparams.huber_delta, batch.reward.shape)
-
-        def loss(params):
-            q_tm1 = q_fn(params, batch.obs)
-            if config.double:
-                q_select_t = jax.lax.stop_gradient(q_fn(params, batch.next_obs))
-                losses = jax.vmap(loss_fn)(
-                    q_tm1,
-                    batch.action,
-                    batch.reward,
-                    discount,
-                    q_target_t,
-                    q_select_t,
-                    delta,
-                )
-            else:
-                losses = jax.vmap(loss_fn)(
-                    q_tm1, batch.action, batch.reward, discount, q_target_t, delta
-                )
-            q_taken = jnp.take_along_axis(q_tm1, batch.action[:, None], -1)
-            valid = batch.valid
-            return masked_mean(losses, valid), masked_mean(q_taken, valid)
-
-        (value, q_mean), grads = jax.value_and_grad(loss, has_aux=True)(
-            learner.params["q"]
-        )
-        params, opt_state = offpolicy.apply_gradients(
-            offpolicy.adam(hparams.lr, max_norm),
-            grads,
-            learner.opt_state["q"],
-            learner.params["q"],
-        )
-        learner = learner.replace(params={"q": params}, opt_state={"q": opt_state})
-        return learner, {"loss": value, "q_mean": q_mean}
+    def loss(params, learner: Learner, hparams: DQNHParams, key, sample: Transition):
+        """The TD loss of one replayed transition (and its ``Q(s, a)``)."""
+        del key  # deterministic given the sample
+        q_tm1 = q_fn(params, sample.obs)
+        q_t = q_fn(learner.target_params["q"], sample.next_obs)
+        args = (q_tm1, sample.action, sample.reward, sample.discount, q_t)
+        if config.double:
+            q_select_t = jax.lax.stop_gradient(q_fn(params, sample.next_obs))
+            args = args + (q_select_t,)
+        value = loss_fn(*args, hparams.huber_delta if config.huber else None)
+        return value, {"q_mean": q_tm1[sample.action]}
 
     def schedules(hparams: DQNHParams, env_steps):
         eps = epsilon_schedule(hparams, env_steps, config.total_timesteps)
@@ -281,10 +262,12 @@ def make_train(config: DQNConfig, env: Any, env_params: Any) -> Trainer:
 
     agent = offpolicy.Agent(
         init=init,
+        optimisers=optimisers,
         act=act,
-        act_eval=act_eval,
-        learn=learn,
+        greedy=greedy,
+        losses=(offpolicy.Loss("q", loss, "loss"),),
         example_action=jnp.zeros((), jnp.int32),
+        targets=("q",),
         schedules=schedules,
     )
     return offpolicy.make_trainer(config, env, env_params, agent)

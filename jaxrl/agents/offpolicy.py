@@ -37,10 +37,14 @@ the next slot for EnvPool's delayed reset), so an episode cut by a time limit
 bootstraps, ``y = r + gamma * V(s')``, and only a true termination stops it,
 ``y = r``.
 
-An agent plugs in through :class:`Agent`: how it initialises its
-:class:`Learner` (parameters, target parameters, optimiser states), how it
-acts, how it evaluates and one gradient step. The loop is everything else:
-the agent modules hold only their losses and defaults.
+An agent plugs in through :class:`Agent`, the contract of both families:
+its parameters and optimisers, ``act(key, params, actor_state, obs, hparams,
+env_steps) -> (action, actor_state, extras)`` (the actor state reset where an
+episode starts; the extras stored with the step), a greedy policy, and a
+**per-sample** :class:`Loss` for each trained network. The loop is everything
+else: it vmaps each loss over the replayed batch, averages it over the valid
+samples, takes the optimiser step and updates the targets; the agent modules
+hold only their networks, losses and defaults.
 
 The schedule is structure, not a gate (:class:`~jaxrl.types.Trainer`): the
 iterations before learning starts are a warm-up scan that only acts, and each
@@ -51,7 +55,7 @@ seeds a ``lax.cond`` on the iteration would run both branches every time.
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -63,11 +67,13 @@ from gymnax.environments import spaces
 from envs.vector import VecEnv, eval_env, make_vec
 from jaxrl import buffers
 from jaxrl.agents import common
+from jaxrl.agents.batch_ops import mean_loss
 from jaxrl.types import Trainer
 
 __all__ = [
     "Agent",
     "Learner",
+    "Loss",
     "OffPolicyConfig",
     "OffPolicyState",
     "Transition",
@@ -110,6 +116,11 @@ class OffPolicyConfig:
         hidden_sizes: widths of the hidden layers of every network.
         eval_every: iterations between greedy evaluations (0: never).
         eval_episodes: episodes per evaluation, run in parallel.
+        frame_stack: frames per observation (axis 0, EnvPool's ``[K, H, W]``)
+            of which the replay stores only the newest, rebuilding the stack
+            at sample time (:func:`jaxrl.buffers.uniform`); 1 stores
+            observations whole. ``4`` for Atari's 4-frame stacks: about 7 KB a
+            transition instead of 56 KB.
     """
 
     num_envs: int = 1
@@ -123,6 +134,7 @@ class OffPolicyConfig:
     hidden_sizes: Sequence[int] = (256, 256)
     eval_every: int = 100
     eval_episodes: int = 10
+    frame_stack: int = 1
 
     def __post_init__(self):
         if isinstance(self.hidden_sizes, list | tuple):
@@ -136,6 +148,7 @@ class OffPolicyConfig:
             "gradient_steps",
             "target_update_every",
             "eval_episodes",
+            "frame_stack",
         )
         for name in positive:
             value = getattr(self, name)
@@ -227,6 +240,9 @@ class OffPolicyState:
         learner: the agent's :class:`Learner`.
         buffer: the replay buffer's state (of :class:`jaxrl.buffers.Timestep`).
         obs: the observations to act on next, ``[num_envs, ...]``.
+        first: bool ``[num_envs]``, ``obs`` starts an episode.
+        actor_state: the behaviour policy's state (``()`` for a feed-forward
+            agent), reset where an episode starts.
         env_state: the environments' states, ``[num_envs, ...]``.
         stats: returns of the episodes in progress.
         key: PRNG key for the next iteration.
@@ -239,6 +255,8 @@ class OffPolicyState:
     learner: Learner
     buffer: Any
     obs: Any
+    first: jax.Array
+    actor_state: Any
     env_state: Any
     stats: common.EpisodeStats
     key: jax.Array
@@ -248,35 +266,78 @@ class OffPolicyState:
     hparams: Any
 
 
+class Loss(NamedTuple):
+    """One network's per-sample loss; an agent's losses are taken in order.
+
+    Attributes:
+        name: the entry of ``params`` it differentiates (and whose optimiser
+            steps).
+        fn: ``(params, learner, hparams, key, sample) -> (loss, {name:
+            scalar})`` on **one** replayed sample (unbatched leaves of a
+            :class:`jaxrl.buffers.Transition`, or of whatever the buffer
+            samples), ``params`` being ``learner.params[name]``; ``learner``
+            holds the updates of the losses before it in the step, and ``key``
+            is the sample's own key. The loop vmaps it over the batch, averages
+            loss and metrics over the valid samples
+            (:func:`jaxrl.agents.batch_ops.mean_loss`) and takes the optimiser
+            step.
+        metric: the name the averaged loss is reported under.
+    """
+
+    name: str
+    fn: Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
+    metric: str = "loss"
+
+
 @dataclasses.dataclass(frozen=True)
 class Agent:
     """The pieces that make the shared loop a particular algorithm.
 
+    The contract is the on-policy one (:class:`jaxrl.agents.actor_critic.Networks`):
+    networks that act with an actor state, and per-sample losses; the loop
+    does the masking, the means and the optimiser steps.
+
     Attributes:
-        init: ``(key, hparams) -> Learner``.
-        act: the behaviour policy ``(key, learner, hparams, obs [B, ...],
-            env_steps) -> actions [B, ...]`` (``env_steps`` drives schedules
-            and random warm-up); the actions are stored in the buffer.
-        act_eval: the greedy/deterministic policy ``(key, learner, obs [B,
-            ...]) -> actions [B, ...]``, in the same form as ``act``'s.
-        learn: one gradient step ``(key, learner, hparams, batch) ->
-            (learner, metrics)`` on a :class:`jaxrl.buffers.Transition` batch
-            ``[B, ...]`` (its ``discount`` already holds ``gamma``);
-            metrics are float scalars (NaN before learning starts). The
-            loop updates the target parameters afterwards.
+        init: ``(key, hparams) -> params``, the online parameters by name
+            (e.g. ``{"q": ...}`` or ``{"actor": ..., "critic": ...,
+            "log_alpha": ...}``).
+        optimisers: ``hparams -> {name: optax.GradientTransformation}``, one
+            per differentiated entry of ``params``; a traced learning rate goes
+            through ``optax.inject_hyperparams`` (see :func:`adam`).
+        act: the behaviour policy ``(key, params, actor_state, obs [B, ...],
+            hparams, env_steps) -> (actions [B, ...], actor_state, extras)``;
+            ``hparams`` and ``env_steps`` drive schedules (epsilon) and random
+            warm-up. The actions and ``extras`` (``None`` for none) are stored
+            in the buffer.
+        greedy: the greedy/deterministic policy ``(key, params, actor_state,
+            obs [B, ...]) -> (actions as the env takes them, actor_state)``.
+        losses: the per-sample :class:`Loss` of each trained entry, in order.
         example_action: one action as ``act`` returns it, without the batch
             axis (sets the buffer's action shape and dtype).
-        to_env: maps actions from ``act``/``act_eval`` to what the env takes
-            (e.g. ``[-1, 1]`` to the Box bounds); identity by default.
+        targets: names of ``params`` with slow target copies (the loop
+            Polyak-averages them after every ``target_update_every``-th
+            gradient step).
+        initial_state: ``batch_shape -> actor_state`` (``()`` for a
+            feed-forward agent).
+        reset: ``(actor_state, first [B]) -> actor_state``, the state where an
+            episode starts (after a done or an invalid EnvPool step).
+        example_extras: one step's ``extras`` without the batch axis (``None``).
+        to_env: maps actions from ``act`` to what the env takes (e.g.
+            ``[-1, 1]`` to the Box bounds); identity by default.
         schedules: ``(hparams, env_steps) -> {name: scalar}``, metrics
             reported every iteration (e.g. the exploration epsilon).
     """
 
-    init: Callable[[jax.Array, Any], Learner]
-    act: Callable[..., jax.Array]
-    act_eval: Callable[[jax.Array, Learner, Any], jax.Array]
-    learn: Callable[..., tuple[Learner, dict[str, jax.Array]]]
+    init: Callable[[jax.Array, Any], dict[str, Any]]
+    optimisers: Callable[[Any], dict[str, optax.GradientTransformation]]
+    act: Callable[..., tuple[jax.Array, Any, Any]]
+    greedy: Callable[..., tuple[jax.Array, Any]]
+    losses: tuple[Loss, ...]
     example_action: jax.Array
+    targets: tuple[str, ...] = ()
+    initial_state: Callable[[tuple[int, ...]], Any] = lambda batch_shape: ()
+    reset: Callable[[Any, jax.Array], Any] = lambda actor_state, first: actor_state
+    example_extras: Any = None
     to_env: Callable[[jax.Array], jax.Array] = lambda action: action
     schedules: Callable[[Any, jax.Array], dict[str, jax.Array]] | None = None
 
@@ -284,16 +345,20 @@ class Agent:
 # --- Helpers for agents -------------------------------------------------------
 
 
-def adam(lr: jax.typing.ArrayLike, max_grad_norm: float | None = None):
+def adam(
+    lr: jax.typing.ArrayLike, max_grad_norm: float | None = None, eps: float = 1e-8
+):
     """Adam (Kingma & Ba, 2015) with a traced learning rate.
 
     ``optax.inject_hyperparams`` stores ``lr`` in the optimiser state, so the
     learning rate is an array (it can come from a vmapped ``HParams``) and
     the state's value is the one used by ``update``. ``max_grad_norm`` (static)
-    clips the global gradient norm first.
+    clips the global gradient norm first (``None`` or ``inf``: no clipping);
+    ``eps`` (static) is Adam's epsilon (optax's default 1e-8; Dopamine's DQN
+    uses 1.5e-4).
     """
-    opt = optax.inject_hyperparams(optax.adam)(learning_rate=lr)
-    if max_grad_norm is not None:
+    opt = optax.inject_hyperparams(optax.adam)(learning_rate=lr, eps=eps)
+    if max_grad_norm is not None and math.isfinite(max_grad_norm):
         opt = optax.chain(optax.clip_by_global_norm(max_grad_norm), opt)
     return opt
 
@@ -381,12 +446,32 @@ def make_trainer(
     batch_size, gradient_steps = config.batch_size, config.gradient_steps
     target_every, eval_every = config.target_update_every, config.eval_every
     if buffer is None:
+        k = config.frame_stack
+        obs_shape = tuple(vec.observation_space.shape)
+        if k > 1 and (not obs_shape or obs_shape[0] != k):
+            raise ValueError(
+                f"frame_stack={k} needs observations stacked {k} deep on axis "
+                f"0; {getattr(env, 'name', env)} gives {obs_shape} (an Atari "
+                f"preset's stack_num sets it; frame_stack=1 stores them whole)"
+            )
+        if k > 1 and not masked:
+            raise ValueError(
+                f"frame_stack={k} needs an EnvPool task (its delayed reset keeps "
+                "each episode's last frames); a gymnax batch resets in the same "
+                "step: use frame_stack=1"
+            )
         capacity = config.buffer_size // num_envs * num_envs
-        buffer = buffers.uniform(capacity, num_envs, batch_size)
+        buffer = buffers.uniform(capacity, num_envs, batch_size, frame_stack=k)
 
     def init(key: jax.Array, hparams: Any) -> OffPolicyState:
         key, learner_key, reset_key = jax.random.split(key, 3)
-        learner = agent.init(learner_key, hparams)
+        params = agent.init(learner_key, hparams)
+        optimisers = agent.optimisers(hparams)
+        learner = Learner(
+            params=params,
+            target_params={name: params[name] for name in agent.targets},
+            opt_state={n: opt.init(params[n]) for n, opt in optimisers.items()},
+        )
         obs, env_state = vec.reset(reset_key)
         example_obs = jax.tree.map(lambda x: x[0], obs)
         example = buffers.Timestep(
@@ -397,11 +482,14 @@ def make_trainer(
             truncated=jnp.zeros((), bool),
             valid=jnp.ones((), bool) if masked else None,
             final_obs=None if masked else example_obs,
+            extras=agent.example_extras,
         )
         return OffPolicyState(
             learner=learner,
             buffer=buffer.init(example),
             obs=obs,
+            first=jnp.ones(num_envs, bool),
+            actor_state=agent.initial_state((num_envs,)),
             env_state=env_state,
             stats=common.EpisodeStats.zeros(num_envs),
             key=key,
@@ -413,12 +501,15 @@ def make_trainer(
 
     def rollout(key, state: OffPolicyState):
         """``train_freq`` steps of every env, each added to the buffer."""
-        learner, hp = state.learner, state.hparams
+        params, hp = state.learner.params, state.hparams
 
         def step_fn(carry, step_key):
-            obs, env_state, stats, env_steps, memory = carry
+            obs, first, actor_state, env_state, stats, env_steps, memory = carry
             act_key, env_key = jax.random.split(step_key)
-            action = agent.act(act_key, learner, hp, obs, env_steps)
+            actor_state = agent.reset(actor_state, first)
+            action, actor_state, extras = agent.act(
+                act_key, params, actor_state, obs, hp, env_steps
+            )
             step = vec.step(env_key, env_state, agent.to_env(action))
             stats, finished, count = stats.track(step)
             memory = buffer.add(
@@ -431,25 +522,81 @@ def make_trainer(
                     truncated=step.truncated,
                     valid=step.valid if masked else None,
                     final_obs=None if masked else step.final_obs,
+                    extras=extras,
                 ),
             )
-            carry = (step.obs, step.state, stats, env_steps + num_envs, memory)
+            next_first = step.terminated | step.truncated
+            if masked:
+                next_first = next_first | ~step.valid
+            carry = (
+                step.obs,
+                next_first,
+                actor_state,
+                step.state,
+                stats,
+                env_steps + num_envs,
+                memory,
+            )
             return carry, (finished, count)
 
-        carry = (state.obs, state.env_state, state.stats, state.env_steps)
-        carry, (finished, count) = jax.lax.scan(
-            step_fn, carry + (state.buffer,), jax.random.split(key, train_freq)
+        carry = (
+            state.obs,
+            state.first,
+            state.actor_state,
+            state.env_state,
+            state.stats,
+            state.env_steps,
+            state.buffer,
         )
-        obs, env_state, stats, env_steps, memory = carry
+        carry, (finished, count) = jax.lax.scan(
+            step_fn, carry, jax.random.split(key, train_freq)
+        )
+        obs, first, actor_state, env_state, stats, env_steps, memory = carry
         ret = common.mean_or_nan(finished.sum(), count.sum())
         state = state.replace(
             obs=obs,
+            first=first,
+            actor_state=actor_state,
             env_state=env_state,
             stats=stats,
             env_steps=env_steps,
             buffer=memory,
         )
         return state, ret
+
+    def gradient_step(key, learner: Learner, hp, batch):
+        """Each of the agent's losses in turn: its per-sample value averaged
+        over the valid samples, one optimiser step on its entry."""
+        optimisers = agent.optimisers(hp)
+        valid = getattr(batch, "valid", None)
+        metrics = {}
+        for loss, loss_key in zip(
+            agent.losses, jax.random.split(key, len(agent.losses)), strict=True
+        ):
+            keys = jax.random.split(loss_key, jax.tree.leaves(batch)[0].shape[0])
+
+            def batch_loss(params, learner=learner, loss=loss, keys=keys):
+                def one(hp, sample):
+                    return loss.fn(params, learner, hp, *sample)
+
+                return mean_loss(one, hp, (keys, batch), valid)
+
+            (value, aux), grads = jax.value_and_grad(batch_loss, has_aux=True)(
+                learner.params[loss.name]
+            )
+            params, opt_state = apply_gradients(
+                optimisers[loss.name],
+                grads,
+                learner.opt_state[loss.name],
+                learner.params[loss.name],
+            )
+            learner = learner.replace(
+                params={**learner.params, loss.name: params},
+                opt_state={**learner.opt_state, loss.name: opt_state},
+            )
+            metrics[loss.metric] = value
+            metrics.update(aux)
+        return learner, metrics
 
     def learn_phase(key, state: OffPolicyState):
         """``gradient_steps`` gradient and target updates, metrics averaged."""
@@ -459,7 +606,7 @@ def make_trainer(
             learner, num_updates = carry
             sample_key, update_key = jax.random.split(step_key)
             batch = buffer.sample(sample_key, memory, hp.gamma)
-            learner, metrics = agent.learn(update_key, learner, hp, batch)
+            learner, metrics = gradient_step(update_key, learner, hp, batch)
             num_updates = num_updates + 1
             tau = jnp.where(num_updates % target_every == 0, hp.tau, 0.0)
             target = {
@@ -477,12 +624,12 @@ def make_trainer(
         return state, jax.tree.map(jnp.mean, metrics)
 
     def no_learning(state: OffPolicyState) -> dict[str, jax.Array]:
-        """NaN in place of each ``learn`` metric (the warm-up)."""
+        """NaN in place of each learning metric (the warm-up)."""
 
         def one_step():
             key = jax.random.key(0)
             batch = buffer.sample(key, state.buffer, state.hparams.gamma)
-            return agent.learn(key, state.learner, state.hparams, batch)[1]
+            return gradient_step(key, state.learner, state.hparams, batch)[1]
 
         return _nan_like(jax.eval_shape(one_step))
 
@@ -508,11 +655,15 @@ def make_trainer(
         eval_key = jax.random.split(key, 4)[3]
 
         def act(act_key, actor_state, obs):
-            action = agent.act_eval(act_key, state.learner, obs)
-            return agent.to_env(action), actor_state
+            return agent.greedy(act_key, state.learner.params, actor_state, obs)
 
         ret = common.evaluate(
-            eval_key, act, eval_env_, eval_params, config.eval_episodes
+            eval_key,
+            act,
+            eval_env_,
+            eval_params,
+            config.eval_episodes,
+            actor_state=agent.initial_state((config.eval_episodes,)),
         )
         return {"eval_return": ret.astype(jnp.float32)}
 

@@ -50,7 +50,6 @@ from gymnax.environments import spaces
 
 from jaxrl import nets
 from jaxrl.agents import offpolicy
-from jaxrl.agents.common import masked_mean
 from jaxrl.agents.offpolicy import Learner, OffPolicyConfig, Transition
 from jaxrl.ops import (
     categorical_entropy,
@@ -94,6 +93,12 @@ class SACConfig(OffPolicyConfig):
     Attributes:
         log_std_min, log_std_max: range of the actor's state-dependent
             ``log std`` (continuous SAC only).
+        torso: ``"mlp"`` (``hidden_sizes`` on the flattened observation) or,
+            for SAC-discrete only, ``"nature_cnn"`` / ``"minatar_cnn"``: the
+            actor and each critic get their own CNN (as CleanRL's
+            ``sac_atari``), ``hidden_sizes`` unused.
+        adam_eps: Adam's epsilon for every network, ``> 0`` (CleanRL's
+            ``sac_atari`` uses 1e-4).
     """
 
     total_timesteps: int = 100_000
@@ -107,9 +112,17 @@ class SACConfig(OffPolicyConfig):
     eval_every: int = 1_000
     log_std_min: float = -5.0
     log_std_max: float = 2.0
+    torso: str = "mlp"
+    adam_eps: float = 1e-8
 
     def __post_init__(self):
         super().__post_init__()
+        if self.torso not in nets.TORSOS:
+            raise ValueError(
+                f"torso={self.torso!r} is unknown; allowed: {', '.join(nets.TORSOS)}"
+            )
+        if not self.adam_eps > 0:
+            raise ValueError(f"adam_eps={self.adam_eps!r} must be > 0")
         if not self.log_std_min < self.log_std_max:
             raise ValueError(
                 f"log_std_min={self.log_std_min} must be < "
@@ -202,65 +215,52 @@ class DiscreteActor(nn.Module):
 
     num_actions: int
     hidden_sizes: tuple[int, ...] = (64, 64)
+    torso: str = "mlp"
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        x = nets.MLP(self.hidden_sizes, "relu")(obs)
+        if self.torso == "mlp":
+            x = nets.MLP(self.hidden_sizes, "relu")(obs)
+        else:
+            x = nets.Torso(self.torso)(obs)
         return nets.CategoricalHead(self.num_actions)(x)
 
 
-def _init_learner(key, hparams, actor, critic, actor_args, critic_args) -> Learner:
+def _agent(config, init, act, greedy, critic_loss, actor_loss, temperature_loss, **kw):
+    """The three losses in SAC's order: critics, then the actor on the updated
+    critics, then the temperature on the updated actor's samples; Adam for
+    each, at its own (traced) learning rate."""
+    eps = config.adam_eps
+
+    def optimisers(hparams) -> dict[str, Any]:
+        return {
+            "actor": offpolicy.adam(hparams.actor_lr, eps=eps),
+            "critic": offpolicy.adam(hparams.critic_lr, eps=eps),
+            "log_alpha": offpolicy.adam(hparams.alpha_lr, eps=eps),
+        }
+
+    return offpolicy.Agent(
+        init=init,
+        optimisers=optimisers,
+        act=act,
+        greedy=greedy,
+        losses=(
+            offpolicy.Loss("critic", critic_loss, "critic_loss"),
+            offpolicy.Loss("actor", actor_loss, "actor_loss"),
+            offpolicy.Loss("log_alpha", temperature_loss, "alpha_loss"),
+        ),
+        targets=("critic",),
+        **kw,
+    )
+
+
+def _init_params(key, hparams, actor, critic, actor_args, critic_args):
     actor_key, critic_key = jax.random.split(key)
-    params = {
+    return {
         "actor": actor.init(actor_key, *actor_args),
         "critic": critic.init(critic_key, *critic_args),
         "log_alpha": jnp.log(jnp.asarray(hparams.alpha_init, jnp.float32)),
     }
-    lrs = _lrs(hparams)
-    opt_state = {k: offpolicy.adam(lrs[k]).init(v) for k, v in params.items()}
-    return Learner(params, {"critic": params["critic"]}, opt_state)
-
-
-def _lrs(hparams) -> dict[str, Any]:
-    return {
-        "actor": hparams.actor_lr,
-        "critic": hparams.critic_lr,
-        "log_alpha": hparams.alpha_lr,
-    }
-
-
-def _temperature_step(
-    learner: Learner, hparams, loss_op, policy_out, target_entropy, valid
-):
-    """Adam step on ``log_alpha`` for the batch mean (over ``valid`` samples)
-    of ``loss_op(log_alpha, policy_out[i], target_entropy)``, the policy output
-    held fixed.
-
-    Returns ``(learner, loss)``.
-    """
-
-    def temperature_loss(log_alpha):
-        losses = jax.vmap(loss_op, (None, 0, None))(
-            log_alpha, jax.lax.stop_gradient(policy_out), target_entropy
-        )
-        return masked_mean(losses, valid)
-
-    loss, grads = jax.value_and_grad(temperature_loss)(learner.params["log_alpha"])
-    return _step(learner, hparams, "log_alpha", grads), loss
-
-
-def _step(learner: Learner, hparams, name: str, grads) -> Learner:
-    """Adam step on ``params[name]``."""
-    params, opt_state = offpolicy.apply_gradients(
-        offpolicy.adam(_lrs(hparams)[name]),
-        grads,
-        learner.opt_state[name],
-        learner.params[name],
-    )
-    return learner.replace(
-        params={**learner.params, name: params},
-        opt_state={**learner.opt_state, name: opt_state},
-    )
 
 
 def make_train(config: SACConfig, env: Any, env_params: Any) -> Trainer:
@@ -297,6 +297,11 @@ def make_train(config: SACConfig, env: Any, env_params: Any) -> Trainer:
         raise ValueError(
             f"sac needs finite action bounds; got {offpolicy.describe_space(space)}"
         )
+    if config.torso != "mlp":
+        raise ValueError(
+            f"sac (continuous actions) has an MLP torso only; torso={config.torso!r} "
+            "is for sac_discrete"
+        )
     obs_shape = tuple(env.observation_space(env_params).shape)
     actor = Actor(dim, config.hidden_sizes, config.log_std_min, config.log_std_max)
     critic = nets.TwinQ(config.hidden_sizes, "relu")
@@ -307,27 +312,19 @@ def make_train(config: SACConfig, env: Any, env_params: Any) -> Trainer:
     def q(params, obs, action):
         return critic.apply(params, offpolicy.flatten_obs(obs, obs_shape), action)
 
-    def sample(key, mean, log_std):
-        """Batched tanh-Gaussian samples ``[B, D]`` and log-densities ``[B]``."""
-        keys = jax.random.split(key, mean.shape[0])
-        return jax.vmap(tanh_gaussian_sample)(keys, mean, log_std)
-
-    def init(key: jax.Array, hparams: SACHParams) -> Learner:
+    def init(key: jax.Array, hparams: SACHParams) -> dict[str, Any]:
         obs = jnp.zeros((1, math.prod(obs_shape)), jnp.float32)
         action = jnp.zeros((1, dim), jnp.float32)
-        return _init_learner(key, hparams, actor, critic, (obs,), (obs, action))
+        return _init_params(key, hparams, actor, critic, (obs,), (obs, action))
 
-    def act(key, learner: Learner, hparams: SACHParams, obs, env_steps):
+    def act(key, params, actor_state, obs, hparams: SACHParams, env_steps):
         policy_key, random_key = jax.random.split(key)
-        mean, log_std = pi(learner.params["actor"], obs)
-        action, _ = sample(policy_key, mean, log_std)
+        mean, log_std = pi(params["actor"], obs)
+        keys = jax.random.split(policy_key, mean.shape[0])
+        action, _ = jax.vmap(tanh_gaussian_sample)(keys, mean, log_std)
         random = jax.random.uniform(random_key, action.shape, minval=-1.0, maxval=1.0)
-        return jnp.where(env_steps < config.learning_starts, random, action)
-
-    def act_eval(key, learner: Learner, obs):
-        del key  # deterministic
-        mean, _ = pi(learner.params["actor"], obs)
-        return jnp.tanh(mean)
+        action = jnp.where(env_steps < config.learning_starts, random, action)
+        return action, actor_state, None
 
     def to_env(action):
         lo, hi = (
@@ -338,67 +335,47 @@ def make_train(config: SACConfig, env: Any, env_params: Any) -> Trainer:
         scaled = jnp.clip(scaled, lo, hi)
         return scaled.reshape(action.shape[:-1] + shape)
 
-    def learn(key, learner: Learner, hparams: SACHParams, batch: Transition):
-        next_key, actor_key = jax.random.split(key)
-        target_entropy = hparams.target_entropy_scale * continuous_target_entropy(dim)
+    def greedy(key, params, actor_state, obs):
+        del key  # deterministic
+        mean, _ = pi(params["actor"], obs)
+        return to_env(jnp.tanh(mean)), actor_state
+
+    def critic_loss(params, learner: Learner, hparams, key, s: Transition):
+        """Twin soft-Q loss; ``a_t ~ pi(.|s_t)`` from the current actor."""
         alpha = jnp.exp(learner.params["log_alpha"])
-        discount = batch.discount  # gamma, 0 at terminations
-
-        # Critics: a_t ~ pi(.|s_t) from the current actor, target critics.
-        mean_t, log_std_t = pi(learner.params["actor"], batch.next_obs)
-        a_t, log_prob_t = sample(next_key, mean_t, log_std_t)
-        q1_t, q2_t = q(learner.target_params["critic"], batch.next_obs, a_t)
-
-        def critic_loss(params):
-            q1, q2 = q(params, batch.obs, batch.action)
-            losses = jax.vmap(sac_critic_loss, (0,) * 7 + (None,))(
-                q1, q2, batch.reward, discount, q1_t, q2_t, log_prob_t, alpha
-            )
-            v = batch.valid
-            q_mean = 0.5 * (masked_mean(q1, v) + masked_mean(q2, v))
-            return masked_mean(losses, v), q_mean
-
-        (c_loss, q_mean), grads = jax.value_and_grad(critic_loss, has_aux=True)(
-            learner.params["critic"]
+        mean_t, log_std_t = pi(learner.params["actor"], s.next_obs)
+        a_t, log_prob_t = tanh_gaussian_sample(key, mean_t, log_std_t)
+        q1_t, q2_t = q(learner.target_params["critic"], s.next_obs, a_t)
+        q1, q2 = q(params, s.obs, s.action)
+        loss = sac_critic_loss(
+            q1, q2, s.reward, s.discount, q1_t, q2_t, log_prob_t, alpha
         )
-        learner = _step(learner, hparams, "critic", grads)
+        return loss, {"q_mean": 0.5 * (q1 + q2)}
 
-        # Actor: reparameterised a ~ pi(.|s), the updated critics.
-        def actor_loss(params):
-            mean, log_std = pi(params, batch.obs)
-            action, log_prob = sample(actor_key, mean, log_std)
-            q1, q2 = q(learner.params["critic"], batch.obs, action)
-            losses = jax.vmap(sac_actor_loss, (0, 0, 0, None))(q1, q2, log_prob, alpha)
-            return masked_mean(losses, batch.valid), log_prob
+    def actor_loss(params, learner: Learner, hparams, key, s: Transition):
+        """Reparameterised ``a ~ pi(.|s)`` against the updated critics."""
+        alpha = jnp.exp(learner.params["log_alpha"])
+        mean, log_std = pi(params, s.obs)
+        action, log_prob = tanh_gaussian_sample(key, mean, log_std)
+        q1, q2 = q(learner.params["critic"], s.obs, action)
+        return sac_actor_loss(q1, q2, log_prob, alpha), {"entropy": -log_prob}
 
-        (a_loss, log_prob), grads = jax.value_and_grad(actor_loss, has_aux=True)(
-            learner.params["actor"]
-        )
-        learner = _step(learner, hparams, "actor", grads)
+    def temperature_loss(log_alpha, learner: Learner, hparams, key, s: Transition):
+        """On a fresh sample of the updated actor (as CleanRL's)."""
+        target = hparams.target_entropy_scale * continuous_target_entropy(dim)
+        mean, log_std = pi(learner.params["actor"], s.obs)
+        _, log_prob = tanh_gaussian_sample(key, mean, log_std)
+        loss = sac_temperature_loss(log_alpha, log_prob, target)
+        return loss, {"alpha": jnp.exp(log_alpha)}
 
-        # Temperature, on the actor's sample (held fixed).
-        learner, t_loss = _temperature_step(
-            learner,
-            hparams,
-            sac_temperature_loss,
-            log_prob,
-            target_entropy,
-            batch.valid,
-        )
-        return learner, {
-            "critic_loss": c_loss,
-            "actor_loss": a_loss,
-            "alpha_loss": t_loss,
-            "alpha": jnp.exp(learner.params["log_alpha"]),
-            "entropy": -masked_mean(log_prob, batch.valid),
-            "q_mean": q_mean,
-        }
-
-    agent = offpolicy.Agent(
-        init=init,
-        act=act,
-        act_eval=act_eval,
-        learn=learn,
+    agent = _agent(
+        config,
+        init,
+        act,
+        greedy,
+        critic_loss,
+        actor_loss,
+        temperature_loss,
         example_action=jnp.zeros((dim,), jnp.float32),
         to_env=to_env,
     )
@@ -427,102 +404,75 @@ def make_train_discrete(config: SACConfig, env: Any, env_params: Any) -> Trainer
             offpolicy.action_space_error("sac_discrete", "Discrete", env, space, "sac")
         )
     num_actions = int(space.n)
-    obs_shape = tuple(env.observation_space(env_params).shape)
-    actor = DiscreteActor(num_actions, config.hidden_sizes)
-    critic = nets.TwinQ(config.hidden_sizes, "relu", num_actions)
+    obs_space = env.observation_space(env_params)
+    obs_shape = tuple(obs_space.shape)
+    actor = DiscreteActor(num_actions, config.hidden_sizes, config.torso)
+    critic = nets.TwinQ(config.hidden_sizes, "relu", num_actions, config.torso)
+    mlp = config.torso == "mlp"
+
+    def features(obs):
+        return offpolicy.flatten_obs(obs, obs_shape) if mlp else obs
 
     def pi(params, obs):
-        return actor.apply(params, offpolicy.flatten_obs(obs, obs_shape))
+        return actor.apply(params, features(obs))
 
     def q(params, obs):
-        return critic.apply(params, offpolicy.flatten_obs(obs, obs_shape))
+        return critic.apply(params, features(obs))
 
-    def init(key: jax.Array, hparams: SACDiscreteHParams) -> Learner:
-        obs = jnp.zeros((1, math.prod(obs_shape)), jnp.float32)
-        return _init_learner(key, hparams, actor, critic, (obs,), (obs,))
+    def init(key: jax.Array, hparams: SACDiscreteHParams) -> dict[str, Any]:
+        if mlp:
+            obs = jnp.zeros((1, math.prod(obs_shape)), jnp.float32)
+        else:
+            obs = jnp.zeros((1,) + obs_shape, getattr(obs_space, "dtype", jnp.float32))
+        return _init_params(key, hparams, actor, critic, (obs,), (obs,))
 
-    def act(key, learner: Learner, hparams: SACDiscreteHParams, obs, env_steps):
+    def act(key, params, actor_state, obs, hparams: SACDiscreteHParams, env_steps):
         policy_key, random_key = jax.random.split(key)
-        logits = pi(learner.params["actor"], obs)
+        logits = pi(params["actor"], obs)
         action = jax.random.categorical(policy_key, logits)
         random = jax.random.randint(random_key, action.shape, 0, num_actions)
         action = jnp.where(env_steps < config.learning_starts, random, action)
-        return action.astype(jnp.int32)
+        return action.astype(jnp.int32), actor_state, None
 
-    def act_eval(key, learner: Learner, obs):
+    def greedy(key, params, actor_state, obs):
         del key  # greedy
-        return jnp.argmax(pi(learner.params["actor"], obs), -1).astype(jnp.int32)
+        action = jnp.argmax(pi(params["actor"], obs), -1).astype(jnp.int32)
+        return action, actor_state
 
-    def learn(key, learner: Learner, hparams: SACDiscreteHParams, batch: Transition):
-        del key  # every expectation over actions is exact
-        target_entropy = hparams.target_entropy_scale * discrete_target_entropy(
+    # Every expectation over actions is exact: the losses use no key.
+    def critic_loss(params, learner: Learner, hparams, key, s: Transition):
+        alpha = jnp.exp(learner.params["log_alpha"])
+        logits_t = pi(learner.params["actor"], s.next_obs)
+        q1_t, q2_t = q(learner.target_params["critic"], s.next_obs)
+        q1, q2 = q(params, s.obs)
+        loss = discrete_sac_critic_loss(
+            q1, q2, s.action, s.reward, s.discount, q1_t, q2_t, logits_t, alpha
+        )
+        return loss, {"q_mean": 0.5 * (q1[s.action] + q2[s.action])}
+
+    def actor_loss(params, learner: Learner, hparams, key, s: Transition):
+        alpha = jnp.exp(learner.params["log_alpha"])
+        logits = pi(params, s.obs)
+        q1, q2 = q(learner.params["critic"], s.obs)
+        loss = discrete_sac_actor_loss(logits, q1, q2, alpha)
+        return loss, {"entropy": categorical_entropy(logits)}
+
+    def temperature_loss(log_alpha, learner: Learner, hparams, key, s: Transition):
+        target = hparams.target_entropy_scale * discrete_target_entropy(
             num_actions, 1.0
         )
-        alpha = jnp.exp(learner.params["log_alpha"])
-        discount = batch.discount  # gamma, 0 at terminations
-        logits_t = pi(learner.params["actor"], batch.next_obs)
-        q1_t, q2_t = q(learner.target_params["critic"], batch.next_obs)
+        logits = pi(learner.params["actor"], s.obs)
+        loss = discrete_sac_temperature_loss(log_alpha, logits, target)
+        return loss, {"alpha": jnp.exp(log_alpha)}
 
-        def critic_loss(params):
-            q1, q2 = q(params, batch.obs)
-            losses = jax.vmap(discrete_sac_critic_loss, (0,) * 8 + (None,))(
-                q1,
-                q2,
-                batch.action,
-                batch.reward,
-                discount,
-                q1_t,
-                q2_t,
-                logits_t,
-                alpha,
-            )
-            taken = batch.action[:, None]
-            q_taken = 0.5 * (
-                jnp.take_along_axis(q1, taken, -1) + jnp.take_along_axis(q2, taken, -1)
-            )
-            v = batch.valid
-            return masked_mean(losses, v), masked_mean(q_taken, v)
-
-        (c_loss, q_mean), grads = jax.value_and_grad(critic_loss, has_aux=True)(
-            learner.params["critic"]
-        )
-        learner = _step(learner, hparams, "critic", grads)
-        q1, q2 = q(learner.params["critic"], batch.obs)
-
-        def actor_loss(params):
-            logits = pi(params, batch.obs)
-            losses = jax.vmap(discrete_sac_actor_loss, (0, 0, 0, None))(
-                logits, q1, q2, alpha
-            )
-            return masked_mean(losses, batch.valid), logits
-
-        (a_loss, logits), grads = jax.value_and_grad(actor_loss, has_aux=True)(
-            learner.params["actor"]
-        )
-        learner = _step(learner, hparams, "actor", grads)
-
-        learner, t_loss = _temperature_step(
-            learner,
-            hparams,
-            discrete_sac_temperature_loss,
-            logits,
-            target_entropy,
-            batch.valid,
-        )
-        return learner, {
-            "critic_loss": c_loss,
-            "actor_loss": a_loss,
-            "alpha_loss": t_loss,
-            "alpha": jnp.exp(learner.params["log_alpha"]),
-            "entropy": masked_mean(jax.vmap(categorical_entropy)(logits), batch.valid),
-            "q_mean": q_mean,
-        }
-
-    agent = offpolicy.Agent(
-        init=init,
-        act=act,
-        act_eval=act_eval,
-        learn=learn,
+    agent = _agent(
+        config,
+        init,
+        act,
+        greedy,
+        critic_loss,
+        actor_loss,
+        temperature_loss,
         example_action=jnp.zeros((), jnp.int32),
     )
     return offpolicy.make_trainer(config, env, env_params, agent)
