@@ -378,6 +378,15 @@ def train(args: argparse.Namespace) -> Path:
         + f", {trainer.num_iterations} iterations, on {jax.default_backend()}",
         file=sys.stderr,
     )
+    skip = getattr(r["env_params"], "frame_skip", None)
+    if skip and hasattr(config, "total_timesteps"):
+        steps = int(config.total_timesteps)
+        print(
+            f"Atari ({r['env_params'].preset} preset): {steps:,} env steps = "
+            f"{skip * steps:,} frames per seed (frame skip {skip}); 'return' is "
+            "the game score: unclipped rewards over all lives, per finished game",
+            file=sys.stderr,
+        )
     if resuming and latest_step(checkpoints) is None:
         print(
             f"no checkpoint in {checkpoints} yet: starting from the beginning",
