@@ -189,13 +189,16 @@ TINY = {
 
 
 @pytest.mark.parametrize("algo", sorted(TINY))
-def test_atari_agents_run_from_the_cli_and_resume(algo, tmp_path):
+def test_atari_agents_run_from_the_cli_and_resume(algo, tmp_path, capsys):
     preset, tiny = TINY[algo]
     argv = ["train", algo, "--env", "envpool:Breakout-v5", "--preset", preset]
     argv += ["--seeds", "2", "--quiet", "--chunks", "3"]
     argv += [x for t in tiny for x in ("--set", t)]
     out = tmp_path / "run"
     assert main(argv + ["--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "48 env steps = 192 frames per seed (frame skip 4)" in err
+    assert "'return' is the game score" in err
     metrics = np.load(out / "metrics.npz")
     assert metrics["env_steps"].shape[0] == 2  # [seeds, iterations]
     assert metrics["env_steps"][0, -1] == 48
