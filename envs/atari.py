@@ -69,27 +69,19 @@ _ATARI = dict(
     use_fire_reset=True,
     full_action_space=False,
 )
+_MACHADO = dict(
+    _ATARI,
+    episodic_life=False,
+    noop_max=1,
+    repeat_action_probability=0.25,
+    use_fire_reset=False,
+    full_action_space=True,
+)
 PRESETS: dict[str, dict[str, Any]] = {
     "atari": _ATARI,
-    "machado": dict(
-        _ATARI,
-        episodic_life=False,
-        noop_max=1,
-        repeat_action_probability=0.25,
-        use_fire_reset=False,
-        full_action_space=True,
-    ),
+    "machado": _MACHADO,
     "world_model": dict(
-        _ATARI,
-        episodic_life=False,
-        reward_clip=False,
-        noop_max=1,
-        stack_num=1,
-        img_height=64,
-        img_width=64,
-        repeat_action_probability=0.25,
-        use_fire_reset=False,
-        full_action_space=True,
+        _MACHADO, reward_clip=False, stack_num=1, img_height=64, img_width=64
     ),
 }
 

@@ -75,6 +75,23 @@ class Preset:
         return resolve(self.algo, self.env, self.settings)
 
 
+# What the DQN Atari presets share: one env, a 1M frame-once replay of 4-frame
+# stacks, batch 32, a gradient step every 4 env steps, the Nature CNN, no
+# gradient clipping, 10M env steps (40M frames).
+_DQN_ATARI = dict(
+    num_envs=1,
+    total_timesteps=10_000_000,
+    buffer_size=1_000_000,
+    batch_size=32,
+    train_freq=4,
+    gradient_steps=1,
+    torso="nature_cnn",
+    frame_stack=4,
+    double=False,
+    max_grad_norm=float("inf"),
+    eval_every=0,
+)
+
 PRESETS: dict[str, Preset] = {
     "ppo-cartpole": Preset(
         algo="ppo",
@@ -231,20 +248,10 @@ PRESETS: dict[str, Preset] = {
         algo="dqn",
         env="envpool:Breakout-v5",
         config=dict(
-            num_envs=1,
-            total_timesteps=10_000_000,
-            buffer_size=1_000_000,
-            batch_size=32,
+            _DQN_ATARI,
             learning_starts=80_000,
-            train_freq=4,
-            gradient_steps=1,
             target_update_every=250,  # gradient steps: 1,000 env steps
-            torso="nature_cnn",
-            frame_stack=4,
-            double=False,
             huber=False,
-            max_grad_norm=float("inf"),
-            eval_every=0,
         ),
         hparams=dict(
             lr=1e-4,
@@ -263,21 +270,11 @@ PRESETS: dict[str, Preset] = {
         algo="dqn",
         env="envpool:Breakout-v5",
         config=dict(
-            num_envs=1,
-            total_timesteps=10_000_000,
-            buffer_size=1_000_000,
-            batch_size=32,
+            _DQN_ATARI,
             learning_starts=20_000,
-            train_freq=4,
-            gradient_steps=1,
             target_update_every=2_000,  # gradient steps: 8,000 env steps
-            torso="nature_cnn",
-            frame_stack=4,
-            double=False,
             huber=True,
             adam_eps=1.5e-4,
-            max_grad_norm=float("inf"),
-            eval_every=0,
         ),
         hparams=dict(
             lr=6.25e-5,
