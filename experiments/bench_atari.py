@@ -77,10 +77,15 @@ def env_limit(num_envs: int, steps: int):
     return lambda: _timed(run, key), num_envs * steps
 
 
-def _trainer(preset_name: str, **overrides):
+def _resolved(preset_name: str, **overrides) -> dict:
+    """The preset on ``TASK`` resolved (no trainer built, so no pool)."""
     preset = presets.get(preset_name)
     settings = {**preset.settings, **{k: str(v) for k, v in overrides.items()}}
-    r = resolve(preset.algo, TASK, settings)
+    return resolve(preset.algo, TASK, settings)
+
+
+def _trainer(preset_name: str, **overrides):
+    r = _resolved(preset_name, **overrides)
     trainer = r["spec"].make_train(r["config"], r["env"], r["env_params"])
     return trainer, r["config"], r["hparams"]
 
@@ -112,13 +117,13 @@ def end_to_end(preset_name: str, iterations: int, **overrides):
 
 def learner_limit_ppo(steps: int):
     """PPO's minibatch gradient step alone on random frames."""
-    trainer, config, hparams = _trainer("ppo-atari")
+    r = _resolved("ppo-atari")
+    config, hparams = r["config"], r["hparams"]
     env, params = envs.make(TASK)
     space = env.observation_space(params)
     networks = onpolicy.make_networks(config, env, params)
     batch = config.num_envs * config.num_steps // config.num_minibatches
     loss_fn = ppo.make_loss(config)
-    del trainer
     key = jax.random.key(0)
     obs = jax.random.randint(key, (batch, *space.shape), 0, 255).astype(jnp.uint8)
     actions = jax.random.randint(key, (batch,), 0, env.action_space(params).n)
@@ -159,7 +164,7 @@ def learner_limit_ppo(steps: int):
 def learner_limit_dqn(steps: int):
     """DQN's gradient step alone: the Q-network's forward and backward on a
     batch of frames and the target network's forward on the next frames."""
-    trainer, config, hparams = _trainer("dqn-atari")
+    config = _resolved("dqn-atari")["config"]
     env, params = envs.make(TASK)
     space = env.observation_space(params)
     q_fn = dqn.q_function(config, env, params)
@@ -185,14 +190,13 @@ def learner_limit_dqn(steps: int):
         return jax.lax.scan(body, p, None, length=steps)[0]
 
     jax.block_until_ready(run(p, obs, next_obs, actions))
-    del trainer
     timed = lambda: _timed(run, p, obs, next_obs, actions)  # noqa: E731
     return timed, steps * config.train_freq
 
 
 def replay_bytes_per_transition() -> float:
     """Bytes per transition of the ``dqn-atari`` replay at its 1M capacity."""
-    _, config, _ = _trainer("dqn-atari")
+    config = _resolved("dqn-atari")["config"]
     env, params = envs.make(TASK)
     space = env.observation_space(params)
     example = buffers.Timestep(
@@ -210,7 +214,7 @@ def replay_bytes_per_transition() -> float:
 
 
 def _builders(iterations: int) -> dict:
-    ppo_cfg = _trainer("ppo-atari")[1]
+    ppo_cfg = _resolved("ppo-atari")["config"]
     return {
         "env limit (8 envs)": lambda: env_limit(ppo_cfg.num_envs, ppo_cfg.num_steps),
         "env limit (1 env)": lambda: env_limit(1, 512),
