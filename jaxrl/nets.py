@@ -18,6 +18,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxrl import conv
+
 _ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "tanh": nn.tanh,
     "relu": nn.relu,
@@ -246,6 +248,7 @@ class NatureCNN(nn.Module):
         init = dict(
             kernel_init=orthogonal(self.kernel_scale),
             bias_init=nn.initializers.zeros,
+            conv_general_dilated=conv.conv_general_dilated,  # fast in loops on CPU
         )
         x = nn.relu(nn.Conv(32, (8, 8), (4, 4), padding="VALID", **init)(x))
         x = nn.relu(nn.Conv(64, (4, 4), (2, 2), padding="VALID", **init)(x))
@@ -274,6 +277,7 @@ class MinAtarCNN(nn.Module):
         init = dict(
             kernel_init=orthogonal(self.kernel_scale),
             bias_init=nn.initializers.zeros,
+            conv_general_dilated=conv.conv_general_dilated,  # fast in loops on CPU
         )
         x = nn.relu(nn.Conv(16, (3, 3), (1, 1), padding="VALID", **init)(x))
         x = x.reshape((x.shape[0], -1))
