@@ -5,7 +5,11 @@ spaces as gymnax spaces, its :class:`EnvPoolParams` and ``make_vec``, which
 builds the pool (C++ threads, one per process) and wraps it in an
 :class:`EnvPoolVec` with :class:`~envs.vector.VecEnv`'s ``reset``/``step``.
 ``step`` runs EnvPool's XLA interface, so it works inside ``jit`` and
-``lax.scan``; the pool's batch axis is the env axis.
+``lax.scan``; the pool's batch axis is the env axis. A task whose
+observations or actions are 64-bit (MuJoCo's float64) cannot go through
+that interface without ``jax_enable_x64``, so its pool steps from the host
+(an ``io_callback``, still inside the compiled loop) and its spaces are
+float32.
 
 **Delayed auto-reset.** EnvPool resets an environment on the step *after* its
 episode ended: that step ignores the action and returns the reset observation
@@ -130,15 +134,17 @@ class EnvPoolState:
 
 
 def _to_gymnax(space: Any, what: str, task_id: str) -> Any:
-    """A gymnasium ``Discrete``/``Box`` as the gymnax space."""
+    """A gymnasium ``Discrete``/``Box`` as the gymnax space, in JAX's dtypes
+    (MuJoCo's float64 is float32 unless ``jax_enable_x64`` is on)."""
     if hasattr(space, "n"):
         return spaces.Discrete(int(space.n))
     if hasattr(space, "low") and hasattr(space, "high"):
+        dtype = jax.dtypes.canonicalize_dtype(space.dtype)
         return spaces.Box(
-            np.asarray(space.low),
-            np.asarray(space.high),
+            np.asarray(space.low, dtype),
+            np.asarray(space.high, dtype),
             tuple(space.shape),
-            jnp.dtype(space.dtype),
+            dtype,
         )
     raise ValueError(
         f"envpool:{task_id} has a {what} space {space!r}; the adapter converts "
@@ -331,6 +337,15 @@ class EnvPoolVec:
         space = env.observation_space(params)
         self._obs = jax.ShapeDtypeStruct((self.pool_size, *space.shape), space.dtype)
         self._discrete = isinstance(env.action_space(params), spaces.Discrete)
+        # EnvPool's XLA step takes and returns the pool's own dtypes; a 64-bit
+        # one (MuJoCo's float64 observations and actions) cannot exist in a
+        # program without jax_enable_x64, so such a pool steps from the host.
+        wide = [
+            np.dtype(s.dtype)
+            for s in (self.pool.observation_space, self.pool.action_space)
+        ]
+        self._host_steps = any(jax.dtypes.canonicalize_dtype(d) != d for d in wide)
+        self._action_dtype = np.dtype(self.pool.action_space.dtype)
         self._fns: dict[tuple[str, int], Any] = {}
 
     @property
@@ -344,6 +359,41 @@ class EnvPoolVec:
     def _host_reset(self) -> np.ndarray:
         obs, _ = self.pool.reset()
         return np.asarray(obs, self._obs.dtype)
+
+    def _host_step(self, handle: np.ndarray, action: np.ndarray):
+        """EnvPool's step from the host, in JAX's dtypes: what the XLA step
+        returns, with the two ``info`` fields the adapter reads."""
+        obs, reward, terminated, truncated, info = self.pool.step(
+            np.asarray(action, self._action_dtype)
+        )
+        out = (
+            np.asarray(obs, self._obs.dtype),
+            np.asarray(reward, np.float32),
+            np.asarray(terminated, bool),
+            np.asarray(truncated, bool),
+            {
+                "env_id": np.asarray(info["env_id"], np.int32),
+                "elapsed_step": np.asarray(info["elapsed_step"], np.int32),
+            },
+        )
+        return handle, out
+
+    def _step_from_host(self, handle: jax.Array, action: jax.Array):
+        n = self.pool_size
+        flag = jax.ShapeDtypeStruct((n,), bool)
+        index = jax.ShapeDtypeStruct((n,), jnp.int32)
+        shapes = (
+            jax.ShapeDtypeStruct(handle.shape, handle.dtype),
+            (
+                self._obs,
+                jax.ShapeDtypeStruct((n,), jnp.float32),
+                flag,
+                flag,
+                {"env_id": index, "elapsed_step": index},
+            ),
+        )
+        # the handle in and out keeps the calls in order, as in the XLA step
+        return io_callback(self._host_step, shapes, handle, action)
 
     def _refused(self, what: str, lanes: int, result: Any) -> Any:
         """A call that raises, when it runs, why ``lanes`` is wrong; shaped
@@ -394,9 +444,8 @@ class EnvPoolVec:
             action = action.astype(jnp.int32)
         else:
             action = action.astype(jnp.float32)
-        handle, (obs, reward, terminated, truncated, info) = self._xla_step(
-            state.handle, action
-        )
+        step = self._step_from_host if self._host_steps else self._xla_step
+        handle, (obs, reward, terminated, truncated, info) = step(state.handle, action)
         # Results come back in env_id order in EnvPool's synchronous mode;
         # sort to be sure (the per-env flags and stats are indexed by env).
         order = jnp.argsort(info["env_id"])

@@ -205,3 +205,33 @@ def test_atari_agents_run_from_the_cli_and_resume(algo, tmp_path, capsys):
     assert main(["train", "--resume", str(out), "--quiet"]) == 0
     again = np.load(out / "metrics.npz")
     np.testing.assert_array_equal(again["env_steps"], metrics["env_steps"])
+
+
+@pytest.mark.parametrize(
+    "task, obs_dim, action_dim",
+    [("HalfCheetah-v4", 17, 6), ("Hopper-v4", 11, 3), ("Walker2d-v4", 17, 6)],
+)
+def test_mujoco_tasks_give_their_spaces(task, obs_dim, action_dim):
+    env, params = envs.make(f"envpool:{task}")
+    assert env.observation_space(params).shape == (obs_dim,)
+    space = env.action_space(params)
+    assert space.shape == (action_dim,)
+    np.testing.assert_array_equal(space.low, -1.0)
+    np.testing.assert_array_equal(space.high, 1.0)
+
+
+def test_sac_on_mujoco_runs_from_the_cli_and_resumes(tmp_path):
+    argv = ["train", "sac", "--env", "envpool:Hopper-v4", "--preset", "sac-mujoco"]
+    argv += ["--seeds", "2", "--quiet", "--chunks", "2"]
+    for t in ("total_timesteps=32", "buffer_size=64", "batch_size=4"):
+        argv += ["--set", t]
+    argv += ["--set", "learning_starts=16", "--set", "hidden_sizes=[16,16]"]
+    out = tmp_path / "run"
+    assert main(argv + ["--out", str(out)]) == 0
+    metrics = np.load(out / "metrics.npz")
+    assert metrics["env_steps"][0, -1] == 32
+    assert np.isfinite(metrics["critic_loss"][:, -1]).all()
+    assert main(["train", "--resume", str(out), "--quiet"]) == 0
+    np.testing.assert_array_equal(
+        np.load(out / "metrics.npz")["env_steps"], metrics["env_steps"]
+    )
