@@ -92,6 +92,12 @@ _DQN_ATARI = dict(
     eval_every=0,
 )
 
+# The MinAtar budgets: what a 2-core CPU runs over 8 seeds in minutes
+# (experiments/minatar.py); Young & Tian (2019) train for 5M steps.
+MINATAR_STEPS = 500_000
+MINATAR_DQN_STEPS = 250_000
+MINATAR_SAC_STEPS = 100_000
+
 PRESETS: dict[str, Preset] = {
     "ppo-cartpole": Preset(
         algo="ppo",
@@ -212,6 +218,97 @@ PRESETS: dict[str, Preset] = {
         description="recurrent PPO (a GRU core) on bsuite's MemoryChain: recall "
         "the context shown at the start, 15 steps later; feed-forward PPO "
         "stays at chance (return 0)",
+    ),
+    # --- MinAtar (gymnax, pure JAX): pixels a CPU can learn from -------------
+    "ppo-minatar": Preset(
+        algo="ppo",
+        env="Breakout-MinAtar",
+        config=dict(
+            num_envs=64,
+            num_steps=128,
+            total_timesteps=MINATAR_STEPS,
+            update_epochs=4,
+            num_minibatches=8,
+            torso="minatar_cnn",
+            anneal_lr=True,
+            normalize_advantages=True,
+            eval_every=0,
+        ),
+        hparams=dict(
+            lr=5e-4,
+            gamma=0.99,
+            gae_lambda=0.95,
+            clip_eps=0.2,
+            ent_coef=0.01,
+            vf_coef=0.5,
+            max_grad_norm=0.5,
+        ),
+        solved_at=None,
+        description="PPO on the MinAtar games (Breakout-, SpaceInvaders-, "
+        "Asterix-, Freeway-MinAtar) with the MinAtar CNN: 64 envs x 128 steps, "
+        "4 epochs x 8 minibatches, lr 5e-4 annealed, as PureJaxRL's MinAtar PPO",
+    ),
+    "dqn-minatar": Preset(
+        algo="dqn",
+        env="Breakout-MinAtar",
+        config=dict(
+            num_envs=1,
+            total_timesteps=MINATAR_DQN_STEPS,
+            buffer_size=100_000,
+            batch_size=32,
+            learning_starts=5_000,
+            train_freq=4,
+            gradient_steps=1,
+            target_update_every=250,  # gradient steps: 1,000 env steps
+            torso="minatar_cnn",
+            double=False,
+            huber=True,
+            max_grad_norm=float("inf"),
+            eval_every=0,
+        ),
+        hparams=dict(
+            lr=2.5e-4,
+            gamma=0.99,
+            tau=1.0,
+            epsilon_start=1.0,
+            epsilon_end=0.1,
+            exploration_fraction=100_000 / MINATAR_DQN_STEPS,
+            huber_delta=1.0,
+        ),
+        solved_at=None,
+        description="DQN on the MinAtar games after Young & Tian (2019): the "
+        "MinAtar CNN, 100K replay, batch 32, target copy every 1K env steps, "
+        "Huber loss, epsilon 1 to 0.1 over 100K steps; a gradient step every 4 "
+        "env steps (theirs: every step) and Adam 2.5e-4 (theirs: RMSProp)",
+    ),
+    "sac_discrete-minatar": Preset(
+        algo="sac_discrete",
+        env="Breakout-MinAtar",
+        config=dict(
+            num_envs=1,
+            total_timesteps=MINATAR_SAC_STEPS,
+            buffer_size=100_000,
+            batch_size=64,
+            learning_starts=5_000,
+            train_freq=4,
+            gradient_steps=1,
+            target_update_every=1,
+            torso="minatar_cnn",
+            adam_eps=1e-4,
+            eval_every=0,
+        ),
+        hparams=dict(
+            actor_lr=3e-4,
+            critic_lr=3e-4,
+            alpha_lr=3e-4,
+            gamma=0.99,
+            tau=0.005,
+            target_entropy_scale=0.5,
+        ),
+        solved_at=None,
+        description="SAC-discrete on the MinAtar games with the MinAtar CNN per "
+        "network: 100K replay, batch 64, a gradient step every 4 env steps, "
+        "Polyak targets (tau 0.005), entropy target 0.5 log|A|",
     ),
     # --- Atari and MuJoCo through EnvPool (budgets of the published runs) -----
     "ppo-atari": Preset(

@@ -1,0 +1,176 @@
+"""CleanRL's 10M-step Atari runs (PPO and DQN on Pong, Breakout, BeamRider)
+with this project's presets, and a table against CleanRL's published results.
+
+Each (agent, game) is one ``jaxrl train`` run folder, ``OUT/AGENT-GAME``, with
+all its seeds in one compiled call sharing one EnvPool pool (``--preset
+ppo-atari`` / ``dqn-atari``: CleanRL's ``ppo_atari_envpool_xla_jax_scan`` and
+``dqn_atari_jax`` settings, 10M env steps = 40M frames per seed). A run that
+was interrupted is continued with ``--resume`` when the script is run again;
+a finished one is kept. The wall time of each call is added to the run's
+entry in ``OUT/wall_s.json`` (all its seeds together; CleanRL's runtimes are
+per seed, one run at a time).
+
+The table (``OUT/atari_gpu.md`` and ``.csv``) puts each run's final game
+score (the mean over the last 10% of its iterations, per seed, then the mean
+and 95% t-interval over seeds, from the run's ``summary.json``) and its wall
+time beside CleanRL's published score and, where published, runtime. The
+goal: the score inside the published range and the wall time at or below it.
+
+This is GPU work (hours of it): on a 2-core CPU one PPO seed takes about a
+day. ``--dry-run`` prints the commands; ``--table`` only rebuilds the table.
+
+    python experiments/atari_gpu.py [--seeds 3] [--agents ppo,dqn]
+        [--games Pong,Breakout,BeamRider] [--out runs/atari_gpu]
+        [--dry-run] [--table]
+"""
+
+import argparse
+import csv
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# CleanRL's published 10M-step results (docs, "Atari" benchmark tables of
+# ppo_atari_envpool_xla_jax_scan and dqn_atari_jax; 3 seeds): score as
+# (low, high) over the reported seeds' mean, runtime in minutes (one GPU).
+TARGETS = {
+    ("ppo", "Pong"): ((20.8, 20.8), (34, 40)),
+    ("ppo", "Breakout"): ((421, 421), (34, 40)),
+    ("ppo", "BeamRider"): ((2679, 2861), (34, 40)),
+    ("dqn", "Pong"): ((20.4, 20.4), None),
+    ("dqn", "Breakout"): ((378, 378), None),
+    ("dqn", "BeamRider"): ((5938, 5938), None),
+}
+AGENTS = ("ppo", "dqn")
+GAMES = ("Pong", "Breakout", "BeamRider")
+
+
+def command(agent: str, game: str, seeds: int, folder: Path) -> list[str]:
+    if (folder / "run_args.json").exists():
+        return ["jaxrl", "train", "--resume", str(folder)]
+    return [
+        "jaxrl",
+        "train",
+        agent,
+        "--env",
+        f"envpool:{game}-v5",
+        "--preset",
+        f"{agent}-atari",
+        "--seeds",
+        str(seeds),
+        "--out",
+        str(folder),
+    ]
+
+
+def final_score(folder: Path):
+    """``(mean, ci_low, ci_high, seeds)`` of the run's final return, or None."""
+    path = folder / "summary.json"
+    if not path.exists():
+        return None
+    s = json.loads(path.read_text())["settings"]["run"]["return"]["final"]
+    return s["mean"], s["ci_low"], s["ci_high"], s["n"]
+
+
+def _walls(out: Path) -> dict[str, list[float]]:
+    path = out / "wall_s.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _add_wall(out: Path, name: str, seconds: float) -> None:
+    walls = _walls(out)
+    walls.setdefault(name, []).append(round(seconds, 1))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "wall_s.json").write_text(json.dumps(walls, indent=1) + "\n")
+
+
+def table(out: Path, agents, games) -> None:
+    header = [
+        "agent",
+        "game",
+        "seeds",
+        "final score (mean)",
+        "95% CI",
+        "CleanRL score",
+        "in range",
+        "wall min (all seeds)",
+        "CleanRL min (per seed)",
+    ]
+    rows, walls = [], _walls(out)
+    for agent in agents:
+        for game in games:
+            folder = out / f"{agent}-{game}"
+            (lo_t, hi_t), minutes_t = TARGETS[(agent, game)]
+            score = final_score(folder)
+            wall = sum(walls.get(folder.name, [])) / 60 or None
+            published = f"{lo_t:g}" if lo_t == hi_t else f"{lo_t:g}-{hi_t:g}"
+            if score is None:
+                rows.append([agent, game, "", "not run", "", published, "", "", ""])
+                continue
+            mean, lo, hi, n = score
+            inside = lo <= hi_t and hi >= lo_t
+            rows.append(
+                [
+                    agent,
+                    game,
+                    n,
+                    f"{mean:.1f}",
+                    f"[{lo:.1f}, {hi:.1f}]" if math.isfinite(lo) else "",
+                    published,
+                    "yes" if inside else "no",
+                    "" if wall is None else f"{wall:.0f}",
+                    "" if minutes_t is None else f"{minutes_t[0]}-{minutes_t[1]}",
+                ]
+            )
+    with open(out / "atari_gpu.csv", "w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    (out / "atari_gpu.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=3, help="seeds per run (default 3)")
+    p.add_argument("--agents", default=",".join(AGENTS))
+    p.add_argument("--games", default=",".join(GAMES))
+    p.add_argument("--out", default="runs/atari_gpu", help="default runs/atari_gpu")
+    p.add_argument("--dry-run", action="store_true", help="print the commands only")
+    p.add_argument("--table", action="store_true", help="only rebuild the table")
+    args = p.parse_args()
+    agents = [a for a in args.agents.split(",") if a]
+    games = [g for g in args.games.split(",") if g]
+    bad = [a for a in agents if a not in AGENTS] + [g for g in games if g not in GAMES]
+    if bad or not agents or not games or args.seeds < 1:
+        p.error(
+            f"unknown or empty {bad}; agents: {', '.join(AGENTS)}; games: "
+            f"{', '.join(GAMES)}; --seeds >= 1"
+        )
+    out = Path(args.out)
+    if not args.table:
+        for agent in agents:
+            for game in games:
+                folder = out / f"{agent}-{game}"
+                if final_score(folder) is not None:
+                    print(f"finished, kept: {folder}")
+                    continue
+                cmd = command(agent, game, args.seeds, folder)
+                print("$ " + " ".join(cmd), flush=True)
+                if args.dry_run:
+                    continue
+                start = time.perf_counter()
+                code = subprocess.call(cmd)
+                _add_wall(out, folder.name, time.perf_counter() - start)
+                if code != 0:
+                    sys.exit(f"{' '.join(cmd)} exited with {code}; run again to resume")
+    if not args.dry_run:
+        out.mkdir(parents=True, exist_ok=True)
+        table(out, agents, games)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The experiment scripts' bookkeeping (no JAX): MinAtar's binned training
+curves and the GPU script's table against CleanRL's published scores."""
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+import atari_gpu  # noqa: E402
+import minatar  # noqa: E402
+
+
+def test_binned_curves_average_the_finished_episodes_of_each_span():
+    steps = np.arange(1, 9) * 10  # 8 iterations, 10 env steps each
+    returns = np.array(
+        [
+            [1, np.nan, 3, np.nan, np.nan, np.nan, 7, 8],
+            [np.nan] * 8,  # a seed that finished no episode
+        ]
+    )
+    x, curves = minatar.binned(returns, steps, 4)
+    np.testing.assert_allclose(x, [20, 40, 60, 80])
+    np.testing.assert_allclose(curves[0], [1, 3, np.nan, 7.5])
+    assert np.isnan(curves[1]).all()
+    # the last 10% of 80 steps: the iteration ending at 80
+    np.testing.assert_allclose(minatar.final_return(returns[:1], steps), [8])
+
+
+def _summary(folder: Path, mean, lo, hi, n=3):
+    folder.mkdir(parents=True)
+    final = {"mean": mean, "ci_low": lo, "ci_high": hi, "n": n}
+    summary = {"settings": {"run": {"return": {"final": final}}}}
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+
+def test_gpu_table_compares_finished_runs_with_the_published_scores(tmp_path):
+    _summary(tmp_path / "ppo-Pong", 20.5, 20.1, 20.9)  # CI holds 20.8
+    _summary(tmp_path / "ppo-Breakout", 300.0, 250.0, 350.0)  # below 421
+    atari_gpu._add_wall(tmp_path, "ppo-Pong", 1200.0)
+    atari_gpu._add_wall(tmp_path, "ppo-Pong", 600.0)  # resumed: the sum counts
+    atari_gpu.table(tmp_path, ["ppo"], ["Pong", "Breakout", "BeamRider"])
+    with open(tmp_path / "atari_gpu.csv") as f:
+        pong, breakout, beam = list(csv.reader(f))[1:]
+    assert pong[3:9] == ["20.5", "[20.1, 20.9]", "20.8", "yes", "30", "34-40"]
+    assert breakout[6] == "no"
+    assert beam[3] == "not run"
+    assert (tmp_path / "atari_gpu.md").read_text().count("\n") == 5
+    # a finished run is kept, not started again
+    assert atari_gpu.final_score(tmp_path / "ppo-Pong")[0] == 20.5
+    assert atari_gpu.command("ppo", "Pong", 3, tmp_path / "new")[:3] == [
+        "jaxrl",
+        "train",
+        "ppo",
+    ]
