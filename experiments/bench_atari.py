@@ -11,7 +11,9 @@
   num_steps`` steps; DQN's step on ``batch_size`` replayed transitions every
   ``train_freq`` env steps;
 - **end to end**: the preset's trainer (``ppo-atari``, ``dqn-atari``) on
-  Breakout, a few compiled iterations after compilation.
+  Breakout, a few compiled iterations after compilation; and DQN with a
+  gradient step every 64 env steps in place of 4, whose time is mostly
+  acting (a batch-1 CNN forward, the env step, the replay write).
 
 Each part runs in its own process (on a 2-core machine the EnvPool pools of
 one part slowed the next part's timings when they shared a process),
@@ -243,6 +245,14 @@ def _builders(iterations: int) -> dict:
         "DQN end to end": lambda: end_to_end(
             "dqn-atari", 64 * iterations, buffer_size=50_000, learning_starts=32
         ),
+        # the same with a gradient step every 64 env steps: mostly acting
+        "DQN acting (train_freq 64)": lambda: end_to_end(
+            "dqn-atari",
+            8 * iterations,
+            buffer_size=50_000,
+            learning_starts=32,
+            train_freq=64,
+        ),
     }
 
 
@@ -297,10 +307,10 @@ def main() -> None:
             sys.exit(f"{name} failed:\n{child.stderr[-2000:]}")
         rates[name] = found[0]
     med = {name: statistics.median(v) for name, v in rates.items()}
-    print(f"\n{'part':<22} {'env steps/s':>12} {'min':>9} {'max':>9}")
+    print(f"\n{'part':<28} {'env steps/s':>12} {'min':>9} {'max':>9}")
     for name, values in rates.items():
         print(
-            f"{name:<22} {med[name]:>12,.0f} {min(values):>9,.0f} {max(values):>9,.0f}"
+            f"{name:<28} {med[name]:>12,.0f} {min(values):>9,.0f} {max(values):>9,.0f}"
         )
     for agent, env_part, learner in (
         ("PPO", "env limit (8 envs)", "PPO learner limit"),
