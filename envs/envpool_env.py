@@ -344,7 +344,10 @@ class EnvPoolVec:
             np.dtype(s.dtype)
             for s in (self.pool.observation_space, self.pool.action_space)
         ]
-        self._host_steps = any(jax.dtypes.canonicalize_dtype(d) != d for d in wide)
+        # (integer actions of any width go through: the XLA step takes int32)
+        self._host_steps = any(
+            d.kind == "f" and jax.dtypes.canonicalize_dtype(d) != d for d in wide
+        )
         self._action_dtype = np.dtype(self.pool.action_space.dtype)
         self._fns: dict[tuple[str, int], Any] = {}
 
