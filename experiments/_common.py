@@ -32,6 +32,42 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> No
         w.writerows(rows)
 
 
+def train_preset(
+    preset_name: str,
+    settings: dict | None = None,
+    *,
+    env: str | None = None,
+    num_seeds: int,
+    seed: int,
+    desc: str,
+    num_chunks: int = 10,
+    progress: bool = True,
+):
+    """Run a preset (``settings`` in place of its own when given; ``env`` in
+    place of its environment) over seeds in one compiled call: ``(metrics
+    {name: [seeds, iterations]}, wall s)``."""
+    import time
+
+    from jaxrl import parallel, presets
+    from jaxrl.config import resolve
+
+    preset = presets.get(preset_name)
+    settings = dict(preset.settings) if settings is None else settings
+    r = resolve(preset.algo, env or preset.env, settings, {})
+    trainer = r["spec"].make_train(r["config"], r["env"], r["env_params"])
+    t0 = time.perf_counter()
+    out = parallel.run(
+        trainer,
+        r["hparams"],
+        seed=seed,
+        num_seeds=num_seeds,
+        num_chunks=num_chunks,
+        progress=progress,
+        desc=desc,
+    )
+    return out.metrics, time.perf_counter() - t0
+
+
 def eval_curves(
     preset_name: str,
     settings: dict | None = None,
@@ -46,29 +82,17 @@ def eval_curves(
     in one compiled call: ``(env_steps [T], eval_return [seeds, T], budget,
     wall s)``: the curves at the evaluation iterations, and the env steps the
     run took."""
-    import time
-
     import numpy as np
 
-    from jaxrl import parallel, presets
-    from jaxrl.config import resolve
-
-    preset = presets.get(preset_name)
-    settings = dict(preset.settings) if settings is None else settings
-    r = resolve(preset.algo, preset.env, settings, {})
-    trainer = r["spec"].make_train(r["config"], r["env"], r["env_params"])
-    t0 = time.perf_counter()
-    out = parallel.run(
-        trainer,
-        r["hparams"],
-        seed=seed,
+    m, wall = train_preset(
+        preset_name,
+        settings,
         num_seeds=num_seeds,
+        seed=seed,
+        desc=desc,
         num_chunks=num_chunks,
         progress=progress,
-        desc=desc,
     )
-    wall = time.perf_counter() - t0
-    m = out.metrics
     due = np.isfinite(m["eval_return"][0])  # evaluation iterations
     budget = int(m["env_steps"][0, -1])
     return m["env_steps"][0, due], m["eval_return"][:, due], budget, wall

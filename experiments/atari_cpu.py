@@ -18,7 +18,6 @@ and ``OUT/atari_cpu.png``.
 """
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -71,24 +70,16 @@ def random_scores(task: str, games: int, seed: int, num_envs: int = 8) -> np.nda
 
 
 def train(task: str, steps: int, num_seeds: int, seed: int):
-    from jaxrl import parallel
-    from jaxrl.config import resolve
-
-    preset = presets.get(PRESET)
-    settings = {**preset.settings, "total_timesteps": str(steps)}
-    r = resolve(preset.algo, task, settings, {})
-    trainer = r["spec"].make_train(r["config"], r["env"], r["env_params"])
-    t0 = time.perf_counter()
-    out = parallel.run(
-        trainer,
-        r["hparams"],
-        seed=seed,
+    settings = {**presets.get(PRESET).settings, "total_timesteps": str(steps)}
+    m, wall = _common.train_preset(
+        PRESET,
+        settings,
+        env=task,
         num_seeds=num_seeds,
-        num_chunks=12,
+        seed=seed,
         desc=f"PPO on {task}",
+        num_chunks=12,
     )
-    wall = time.perf_counter() - t0
-    m = out.metrics
     return np.asarray(m["return"], float), np.asarray(m["env_steps"][0]), wall
 
 

@@ -21,7 +21,6 @@ the CSVs).
 """
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -67,9 +66,6 @@ def final_return(returns: np.ndarray, env_steps: np.ndarray) -> np.ndarray:
 
 
 def run(agent: str, game: str, num_seeds: int, seed: int, scale: float):
-    from jaxrl import parallel
-    from jaxrl.config import resolve
-
     preset = presets.get(AGENTS[agent])
     settings = dict(preset.settings)
     steps = int(round(preset.config["total_timesteps"] * scale))
@@ -77,19 +73,15 @@ def run(agent: str, game: str, num_seeds: int, seed: int, scale: float):
     if "exploration_fraction" in preset.hparams:  # the same 100K-step decay
         fraction = preset.hparams["exploration_fraction"] / scale
         settings["exploration_fraction"] = str(min(1.0, fraction))
-    r = resolve(preset.algo, game, settings, {})
-    trainer = r["spec"].make_train(r["config"], r["env"], r["env_params"])
-    t0 = time.perf_counter()
-    out = parallel.run(
-        trainer,
-        r["hparams"],
-        seed=seed,
+    m, wall = _common.train_preset(
+        AGENTS[agent],
+        settings,
+        env=game,
         num_seeds=num_seeds,
-        num_chunks=5,
+        seed=seed,
         desc=f"{LABELS[agent]} on {game}",
+        num_chunks=5,
     )
-    wall = time.perf_counter() - t0
-    m = out.metrics
     return np.asarray(m["return"], float), np.asarray(m["env_steps"][0]), wall
 
 
@@ -269,7 +261,7 @@ def plot(curves, random, num_seeds, path: Path) -> None:
         ax.set_xlabel("environment steps per seed")
         ax.set_ylabel("training return")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc="lower right")  # the curves rise to the upper right
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.suptitle(
