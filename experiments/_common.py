@@ -54,7 +54,10 @@ def train_preset(
     preset = presets.get(preset_name)
     settings = dict(preset.settings) if settings is None else settings
     r = resolve(preset.algo, env or preset.env, settings, {})
-    trainer = r["spec"].make_train(r["config"], r["env"], r["env_params"])
+    env_params = r["env_params"]
+    if hasattr(env_params, "lanes"):  # EnvPool: the seeds share one pool
+        env_params = env_params.replace(seed=int(seed), lanes=int(num_seeds))
+    trainer = r["spec"].make_train(r["config"], r["env"], env_params)
     t0 = time.perf_counter()
     out = parallel.run(
         trainer,

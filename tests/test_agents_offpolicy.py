@@ -289,8 +289,8 @@ def test_same_seed_same_result_and_no_recompilation():
 
 def test_metrics_are_per_iteration_scalars():
     out = probe_results("dqn")["TwoStepDiscount"]
-    names = {"env_steps", "return", "eval_return", "epsilon", "loss", "q_mean"}
-    assert set(out.metrics) == names
+    names = {"env_steps", "return", "eval_return", "replay_fill", "epsilon", "loss"}
+    assert set(out.metrics) == names | {"q_mean"}
     for name, values in out.metrics.items():
         assert values.shape == (ITERS,), name
     steps = np.asarray(out.metrics["env_steps"])
@@ -303,6 +303,11 @@ def test_metrics_are_per_iteration_scalars():
     # return 0 + 1 = 1 (undiscounted).
     np.testing.assert_allclose(out.metrics["return"], 1.0)
     assert int(out.state.num_updates) == 2 * (ITERS - 3)
+    # The replay fills 4 slots per environment an iteration, then stays full.
+    slots = out.state.buffer.time
+    fill = np.minimum(4 * np.arange(1, ITERS + 1), slots) / slots
+    np.testing.assert_allclose(out.metrics["replay_fill"], fill, rtol=1e-6)
+    assert fill[-1] == 1.0 and fill[0] < 0.05
 
 
 # --- Pieces of the loop ---------------------------------------------------------

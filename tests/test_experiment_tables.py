@@ -55,3 +55,30 @@ def test_gpu_table_compares_finished_runs_with_the_published_scores(tmp_path):
         "train",
         "ppo",
     ]
+
+
+def test_train_preset_shares_one_envpool_pool_between_seeds():
+    # Seeds of an EnvPool run are lanes of one pool; a pool built for one
+    # lane refuses two (the experiment helper must size it like the CLI does).
+    import _common
+
+    settings = {
+        "num_envs": "2",
+        "num_steps": "8",
+        "total_timesteps": "32",
+        "num_minibatches": "1",
+        "update_epochs": "1",
+    }
+    m, _ = _common.train_preset(
+        "ppo-cartpole",
+        settings,
+        env="envpool:CartPole-v1",
+        num_seeds=2,
+        seed=0,
+        desc="tiny",
+        num_chunks=1,
+        progress=False,
+    )
+    env_steps = np.asarray(m["env_steps"])
+    assert env_steps.shape == (2, 2)
+    np.testing.assert_array_equal(env_steps[:, -1], [32, 32])

@@ -21,11 +21,12 @@ stores.
 ``act(key, params, actor_state, obs) -> (action, actor_state, extras)``: the
 actor state is the GRU carry ``[B, gru_size]`` (``()`` for a feed-forward
 network), which the loop resets (:meth:`Networks.reset`) where an episode
-starts; ``extras`` (``{"log_prob": [B]}``) travel in the stored
-transition. For learning, :meth:`Networks.unroll` re-runs a stored rollout
-``[T, B]`` from the actor state it started with, resetting where
-``first`` holds, so a recurrent policy's log-probabilities are recomputed
-with the memory it acted with.
+starts; ``extras`` (``{"log_prob": [B], "value": [B]}``: ``log pi(a|s)`` and
+``V(s)`` from the same forward pass) travel in the stored transition, so the update need
+not run the critic over the rollout again. For learning, :meth:`Networks.unroll` re-runs
+a stored rollout ``[T, B]`` from the actor state it started with, resetting where
+``first`` holds, so a recurrent policy's log-probabilities are recomputed with the
+memory it acted with.
 """
 
 import dataclasses
@@ -261,10 +262,10 @@ class Networks:
         Returns:
             ``(action, actor_state, extras)``: the sampled action (unclipped;
             what the rollout stores), the next actor state and
-            ``{"log_prob": log pi(action|s)}``.
+            ``{"log_prob": log pi(action|s), "value": V(s)}``.
         """
         no_reset = jnp.zeros(obs.shape[:1], bool)
-        actor_state, policy, _ = self._step(params, actor_state, obs, no_reset)
+        actor_state, policy, value = self._step(params, actor_state, obs, no_reset)
         if self.discrete:
             action = jax.random.categorical(key, policy, axis=-1)
             log_prob = over_batch(categorical_log_prob, policy, action)
@@ -272,7 +273,7 @@ class Networks:
             mean, log_std = policy
             action = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
             log_prob = over_batch(gaussian_log_prob, mean, log_std, action)
-        return action, actor_state, {"log_prob": log_prob}
+        return action, actor_state, {"log_prob": log_prob, "value": value}
 
     def greedy(
         self, key: jax.Array, params: Any, actor_state: Any, obs: jax.Array

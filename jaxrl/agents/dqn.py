@@ -214,8 +214,8 @@ def make_train(config: DQNConfig, env: Any, env_params: Any) -> Trainer:
         A :class:`~jaxrl.types.Trainer`; its state is an
         :class:`~jaxrl.agents.offpolicy.OffPolicyState` whose learner holds
         ``params["q"]`` and ``target_params["q"]``. Metrics per iteration:
-        ``return``, ``eval_return``, ``env_steps``, ``epsilon``, ``loss`` and
-        ``q_mean`` (mean ``Q(s, a)`` of the replayed pairs).
+        ``return``, ``eval_return``, ``env_steps``, ``replay_fill``,
+        ``epsilon``, ``loss`` and ``q_mean`` (mean ``Q(s, a)`` of the replayed pairs).
 
     Raises:
         ValueError: a non-Discrete action space.

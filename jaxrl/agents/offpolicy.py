@@ -435,8 +435,9 @@ def make_trainer(
         each ``[num_iterations]``, are ``env_steps`` (cumulative), ``return``
         (mean return of the episodes that ended during the iteration, NaN if
         none), ``eval_return`` (NaN except every ``eval_every``-th iteration),
-        the agent's ``schedules`` and its ``learn`` metrics (averaged over the
-        iteration's gradient steps, NaN before learning starts).
+        ``replay_fill`` (the fraction of the replay's slots written, in
+        ``[0, 1]``), the agent's ``schedules`` and its ``learn`` metrics
+        (averaged over the iteration's gradient steps, NaN before learning starts).
     """
     vec = make_vec(env, env_params, config.num_envs)
     # gymnax batches have no invalid steps: no valid leaf, plain means.
@@ -642,6 +643,8 @@ def make_trainer(
             learn_metrics = no_learning(state)
         state = state.replace(key=key, iteration=state.iteration + 1)
         metrics = {"return": ret.astype(jnp.float32), "env_steps": state.env_steps}
+        if isinstance(state.buffer, buffers.TrajectoryState):
+            metrics["replay_fill"] = state.buffer.size / state.buffer.time
         if evaluation is None:
             metrics["eval_return"] = jnp.full((), jnp.nan, jnp.float32)
         if agent.schedules is not None:

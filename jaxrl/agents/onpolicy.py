@@ -7,10 +7,14 @@ One iteration (one call of :attr:`Trainer.update`) of every agent here is
    over time) with the current stochastic policy, recording a
    :class:`Transition` per step, ``[T, B]`` with ``T = num_steps`` and
    ``B = num_envs``.
-2. **Evaluate the critic** on the observations left, ``V(s_t)``, and on the
+2. **Read the critic** on the observations left, ``V(s_t)`` (returned by
+   ``act`` from the forward pass that chose the action), and on the
    observations reached, ``V(s'_t)`` with ``s'_t`` = ``VecStep.final_obs`` (the
    state the step actually reached, not the reset observation that auto-reset
-   puts in its place), in one batched call each.
+   puts in its place). Where the episode went on, ``s'_t = s_{t+1}`` and its
+   value is already known; only the rollout's last step (one pass over ``B``)
+   and truncated steps (a pass over the rollout, run only when one was
+   truncated) need the critic again.
 3. **Estimate advantages** with GAE (Schulman et al., 2016) through
    :func:`compute_advantages`::
 
@@ -58,10 +62,10 @@ shared CNN/MLP torso with an optional GRU core, ``Config.gru_size``) act
 through ``act(key, params, actor_state, obs) -> (action, actor_state,
 extras)``. The loop resets the actor state where an episode starts
 (``first``: the previous step ended an episode, or was an invalid step) and
-stores ``extras`` (the log-probability) with the step. A recurrent network's
-minibatches are whole environments' rollouts ``[T, B / num_minibatches]``
-(the time axis kept, re-run from the actor state the rollout started from);
-a feed-forward network's are shuffled samples ``[N]``.
+stores ``extras`` (the log-probability and ``V(s_t)``) with the step. A recurrent
+network's minibatches are whole environments' rollouts ``[T, B / num_minibatches]`` (the
+time axis kept, re-run from the actor state the rollout started from); a feed-forward
+network's are shuffled samples ``[N]``.
 
 **The agent's part** is a **per-sample** loss ``loss(hparams, LossInputs)
 -> (loss, {name: scalar})`` on unbatched inputs; the loop vmaps it over the
@@ -254,7 +258,7 @@ class Transition(NamedTuple):
         valid: False for a step to learn nothing from (EnvPool's delayed
             reset; see the module docstring).
         extras: what ``act`` returned beside the action:
-            ``{"log_prob": log pi_old(a_t|s_t)}``.
+            ``{"log_prob": log pi_old(a_t|s_t), "value": V_old(s_t)}``.
     """
 
     obs: jax.Array
@@ -441,7 +445,10 @@ def make_on_policy_train(
             # and after an invalid step (EnvPool's reset step).
             next_first = out.terminated | out.truncated | ~out.valid
             carry = (out.state, out.obs, next_first, actor_state, stats)
-            return carry, (transition, finished, count)
+            # A recurrent critic reads a truncated episode's final observation
+            # with the state after the step (see ``update``).
+            after = actor_state if networks.recurrent else ()
+            return carry, (transition, finished, count, after)
 
         carry = (
             state.env_state,
@@ -451,8 +458,25 @@ def make_on_policy_train(
             state.episode_stats,
         )
         keys = jax.random.split(key, num_steps)
-        carry, (traj, finished, count) = jax.lax.scan(step, carry, keys)
-        return carry, traj, mean_or_nan(finished.sum(), count.sum())
+        carry, (traj, finished, count, states) = jax.lax.scan(step, carry, keys)
+        return carry, traj, states, mean_or_nan(finished.sum(), count.sum())
+
+    def bootstrap_values(params, traj, states, v_tm1, last_state):
+        """``V(s'_t)`` ``[T, B]`` without a second pass over the rollout: where
+        the episode went on, ``s'_t = s_{t+1}`` and its value is the next
+        step's ``V(s_{t+1})`` (the step after the rollout's last: one forward
+        pass over ``B``); a truncated step's final observation gets its own
+        pass, run only when some step of the rollout was truncated (both
+        branches run under ``vmap``). A terminated step's ``V(s'_t)`` is
+        multiplied by 0 in GAE; it is any finite value."""
+        v_last = networks.value_after(params, last_state, traj.final_obs[-1])
+        v_next = jnp.concatenate([v_tm1[1:], v_last[None]])
+        v_final = jax.lax.cond(
+            traj.truncated.any(),
+            lambda: networks.value_after(params, states, traj.final_obs),
+            lambda: jnp.zeros_like(v_tm1),
+        )
+        return jnp.where(traj.truncated, v_final, v_next)
 
     def loss_of_params(params, hp, mb):
         if networks.recurrent:  # mb leaves [T, b]: re-run from the start state
@@ -537,12 +561,10 @@ def make_on_policy_train(
     def update(state: OnPolicyState) -> tuple[OnPolicyState, dict[str, jax.Array]]:
         hp = state.hparams
         key, rollout_key, update_key, _ = jax.random.split(state.key, 4)
-        carry, traj, train_return = rollout(rollout_key, state)
+        carry, traj, states, train_return = rollout(rollout_key, state)
         env_state, obs, first, actor_state, stats = carry
-        _, v_tm1, states = networks.unroll(
-            state.params, state.actor_state, traj.obs, traj.first
-        )
-        v_t = networks.value_after(state.params, states, traj.final_obs)
+        v_tm1 = traj.extras["value"]  # V(s_t), from the forward pass that acted
+        v_t = bootstrap_values(state.params, traj, states, v_tm1, actor_state)
         advantages, targets = compute_advantages(
             v_tm1,
             traj.reward,

@@ -276,9 +276,9 @@ def make_train(config: SACConfig, env: Any, env_params: Any) -> Trainer:
         :class:`~jaxrl.agents.offpolicy.OffPolicyState`; its learner holds
         ``params["actor"]``, ``params["critic"]`` (twin), ``params["log_alpha"]``
         and ``target_params["critic"]``. Metrics per iteration: ``return``,
-        ``eval_return``, ``env_steps``, ``critic_loss``, ``actor_loss``,
-        ``alpha_loss``, ``alpha``, ``entropy`` (of the ``(-1, 1)`` actions) and
-        ``q_mean``.
+        ``eval_return``, ``env_steps``, ``replay_fill``, ``critic_loss``,
+        ``actor_loss``, ``alpha_loss``, ``alpha``, ``entropy`` (of the ``(-1, 1)``
+        actions) and ``q_mean``.
 
     Raises:
         ValueError: a Discrete action space (use :func:`make_train_discrete`,
