@@ -103,7 +103,8 @@ def end_to_end(preset_name: str, iterations: int, **overrides):
     warm = trainer.warmup_iterations
     if warm:
         state = jax.jit(lambda s: trainer.run(s, warm, 0).state)(state)
-    run = jax.jit(lambda s: trainer.run(s, iterations, warm).state)
+    # donated, as the runs' chunks are (jaxrl.parallel): no copy of the replay
+    run = jax.jit(lambda s: trainer.run(s, iterations, warm).state, donate_argnums=0)
     state = jax.block_until_ready(run(run(state)))  # compile, two untimed blocks
     box = [state]
 

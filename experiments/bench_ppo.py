@@ -189,18 +189,20 @@ def update_flops(config: ppo.Config, obs_dim: int = 4, num_actions: int = 2) -> 
     With ``f(n_out) = 2 * sum(fan_in * fan_out)`` over an MLP's layers
     (``obs_dim -> hidden... -> n_out``), ``f_a = f(num_actions)`` (actor),
     ``f_c = f(1)`` (critic) and ``N = num_envs * num_steps`` samples:
-    acting ``N f_a``, the values of the observations and of the final
-    observations ``2 N f_c``, and ``update_epochs`` gradient passes over the
-    batch at about 3x a forward pass (forward, then backward for the weights
-    and the inputs): ``3 epochs N (f_a + f_c)``. Activations, Adam and GAE are
-    not counted (each is O(parameters) or O(N), small beside the matmuls)."""
+    acting ``N (f_a + f_c)`` (the policy and ``V(s_t)``), and
+    ``update_epochs`` gradient passes over the batch at about 3x a forward
+    pass (forward, then backward for the weights and the inputs): ``3 epochs
+    N (f_a + f_c)``. The critic's passes over the final observations (after
+    the rollout's last step, and of truncated steps: ``num_envs`` each, one or
+    two an iteration), activations, Adam and GAE are not counted (each is
+    O(num_envs), O(parameters) or O(N), small beside the matmuls)."""
 
     def f(n_out):
         sizes = (obs_dim, *config.hidden_sizes, n_out)
         return 2 * sum(i * o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
 
     n, f_a, f_c = config.batch_size, f(num_actions), f(1)
-    return n * f_a + 2 * n * f_c + 3 * config.update_epochs * n * (f_a + f_c)
+    return n * (f_a + f_c) + 3 * config.update_epochs * n * (f_a + f_c)
 
 
 def breakdown(num_seeds: int) -> None:

@@ -13,7 +13,9 @@ on the same game (``--random-episodes`` episodes) for scale.
 Writes ``OUT/minatar.csv`` (one row per game, agent and seed),
 ``OUT/curves.csv`` (mean and 95% t-interval per game, agent and bin) and
 ``OUT/minatar.png`` (one panel per game; ``--plot-only`` redraws it from
-the CSVs).
+the CSVs). Results already in ``OUT`` for other (game, agent) pairs are
+kept, so a run of one agent on some games adds to an earlier run's table
+and figure; a pair run again replaces its earlier rows.
 
     python experiments/minatar.py [--seeds 8] [--games Breakout-MinAtar,...]
         [--agents ppo,dqn,sac_discrete] [--off-policy-games NAME,...]
@@ -176,10 +178,9 @@ def main() -> None:
     if args.steps_scale <= 0 or args.bins < 2 or args.seeds < 2:
         p.error("--steps-scale must be > 0, --bins and --seeds >= 2")
     out = _common.out_dir(args.out)
-    rows, curve_rows, results, randoms = [], [], {}, {}
+    rows, curve_rows = [], []
     for game in games:
         rand = random_return(game, args.random_episodes, args.seed)
-        results[game], randoms[game] = {}, rand
         print(f"{game}: random policy {rand:.2f} (mean of {args.random_episodes})")
         for agent in [a for a in agents if a == "ppo" or game in off_games]:
             returns, env_steps, wall = run(
@@ -196,23 +197,43 @@ def main() -> None:
             for i, f in enumerate(final):
                 rows.append([game, agent, args.seed, i, f, int(env_steps[-1]), rand])
             cm, clo, chi = stats.mean_ci(curves)
-            results[game][agent] = (x, cm, clo, chi)
             curve_rows += [
                 [game, agent, int(s), a, b, c]
                 for s, a, b, c in zip(x, cm, clo, chi, strict=True)
             ]
+    done = {(r[0], r[1]) for r in rows}
+    kept = [earlier(out / name, done) for name in ("minatar.csv", "curves.csv")]
+    if kept[0]:
+        pairs = sorted({(r[0], r[1]) for r in kept[0]})
+        print(
+            f"kept the earlier results in {out} for "
+            + ", ".join(f"{agent} on {game}" for game, agent in pairs)
+            + " (a pair run again replaces its rows)"
+        )
     _common.write_csv(
         out / "minatar.csv",
         ["game", "agent", "base_seed", "seed", "final_return", "env_steps", "random"],
-        rows,
+        kept[0] + rows,
     )
     _common.write_csv(
         out / "curves.csv",
         ["game", "agent", "env_steps", "mean", "ci_low", "ci_high"],
-        curve_rows,
+        kept[1] + curve_rows,
     )
-    plot(results, randoms, args.seeds, out / "minatar.png")
+    plot(*load(out), out / "minatar.png")
     print(f"wrote {out / 'minatar.csv'}, {out / 'curves.csv'}, {out / 'minatar.png'}")
+
+
+def earlier(path: Path, replaced: set) -> list[list[str]]:
+    """The rows of an earlier run's CSV in the same folder whose (game,
+    agent) this run did not redo: results add up across runs, not lost."""
+    import csv
+
+    if not path.exists():
+        return []
+    with open(path) as f:
+        rows = list(csv.reader(f))[1:]
+    return [r for r in rows if (r[0], r[1]) not in replaced]
 
 
 def load(out: Path):

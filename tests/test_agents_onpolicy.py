@@ -195,6 +195,51 @@ def test_advantages_match_a_naive_loop_under_jit():
     np.testing.assert_allclose(target, ref_target, rtol=1e-5, atol=1e-5)
 
 
+def test_next_values_equal_a_full_pass_with_few_or_many_truncations():
+    # V(s'_t) from acting's values and passes over the truncated steps only
+    # equals the critic run on every final observation where it matters (not
+    # where the episode terminated), for 0, 1, B and more than B truncations
+    # in a rollout, one run at a time and under vmap.
+    T, B = 6, 3
+    rng = np.random.default_rng(1)
+
+    def value_after(states, obs):  # a "critic" reading the state and the obs
+        return obs.sum(-1) + 10.0 * states[..., 0]
+
+    def case(num_truncated):
+        obs = rng.normal(size=(T + 1, B, 2)).astype(np.float32)
+        final_obs = obs[1:].copy()
+        states = rng.normal(size=(T, B, 1)).astype(np.float32)
+        flat = rng.permutation(T * B)
+        truncated = np.zeros(T * B, bool)
+        truncated[flat[:num_truncated]] = True
+        truncated = truncated.reshape(T, B)
+        terminated = (rng.random((T, B)) < 0.3) & ~truncated
+        done = truncated | terminated
+        # auto-reset: the next observation is a fresh one after an episode end
+        obs[1:][done] = rng.normal(size=(done.sum(), 2))
+        states_next = np.where(done[..., None], 0.0, states)  # reset after ends
+        values = value_after(
+            np.concatenate([np.zeros((1, B, 1)), states_next[:-1]]), obs[:-1]
+        ).astype(np.float32)
+        return values, truncated, terminated, final_obs, states
+
+    cases = [case(n) for n in (0, 1, B, 2 * B + 1, T * B)]
+    fn = jax.jit(functools.partial(onpolicy.next_values, value_after))
+    for values, truncated, terminated, final_obs, states in cases:
+        got = fn(values, truncated, final_obs, states, states[-1])
+        full = value_after(states, final_obs)
+        keep = ~terminated
+        np.testing.assert_allclose(np.asarray(got)[keep], full[keep], rtol=1e-6)
+    stacked = [np.stack(x) for x in zip(*cases, strict=True)]
+    values, truncated, terminated, final_obs, states = stacked
+    got = jax.jit(jax.vmap(fn))(values, truncated, final_obs, states, states[:, -1])
+    full = value_after(states, final_obs)
+    np.testing.assert_allclose(
+        np.asarray(got)[~terminated], full[~terminated], rtol=1e-6
+    )
+
+
 def test_same_seed_same_bits_and_another_seed_differs():
     _, run, _ = probe_runner("a2c", False)  # compiled by the fixture already
     env = probe_envs.ObsActionDependentReward()

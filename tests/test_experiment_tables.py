@@ -10,6 +10,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 import atari_gpu  # noqa: E402
+import atari_offpolicy  # noqa: E402
 import minatar  # noqa: E402
 
 
@@ -82,3 +83,23 @@ def test_train_preset_shares_one_envpool_pool_between_seeds():
     env_steps = np.asarray(m["env_steps"])
     assert env_steps.shape == (2, 2)
     np.testing.assert_array_equal(env_steps[:, -1], [32, 32])
+
+
+def test_loss_spans_skip_the_warm_up_and_average_equal_spans():
+    # 2 warm-up iterations (NaN), then 6 learning ones in 3 spans of 2.
+    loss = np.array([[np.nan, np.nan, 1, 3, 5, 7, 9, 11]], float)
+    steps = np.arange(1, 9) * 4
+    x, spans = atari_offpolicy.loss_spans(loss, steps, 3)
+    np.testing.assert_array_equal(x, [16, 24, 32])
+    np.testing.assert_array_equal(spans, [[2, 6, 10]])
+
+
+def test_minatar_keeps_the_earlier_pairs_and_replaces_those_run_again(tmp_path):
+    path = tmp_path / "minatar.csv"
+    path.write_text(
+        "game,agent,x\nBreakout-MinAtar,ppo,1\nBreakout-MinAtar,dqn,2\n"
+        "Asterix-MinAtar,ppo,3\n"
+    )
+    kept = minatar.earlier(path, {("Breakout-MinAtar", "dqn")})
+    assert kept == [["Breakout-MinAtar", "ppo", "1"], ["Asterix-MinAtar", "ppo", "3"]]
+    assert minatar.earlier(tmp_path / "none.csv", set()) == []

@@ -12,9 +12,8 @@ One iteration (one call of :attr:`Trainer.update`) of every agent here is
    observations reached, ``V(s'_t)`` with ``s'_t`` = ``VecStep.final_obs`` (the
    state the step actually reached, not the reset observation that auto-reset
    puts in its place). Where the episode went on, ``s'_t = s_{t+1}`` and its
-   value is already known; only the rollout's last step (one pass over ``B``)
-   and truncated steps (a pass over the rollout, run only when one was
-   truncated) need the critic again.
+   value is already known; only the rollout's last step and the truncated
+   steps need the critic again (passes over ``B`` observations each).
 3. **Estimate advantages** with GAE (Schulman et al., 2016) through
    :func:`compute_advantages`::
 
@@ -108,6 +107,7 @@ __all__ = [
     "make_networks",
     "make_on_policy_train",
     "mean_loss",
+    "next_values",
     "standardize",
 ]
 
@@ -364,6 +364,54 @@ def _with_lr(opt_state: Any, lr: jax.Array) -> Any:
     return optax.tree_utils.tree_set(opt_state, learning_rate=jnp.float32(lr))
 
 
+def next_values(
+    value_after: Callable[[Any, jax.Array], jax.Array],
+    values: jax.Array,
+    truncated: jax.Array,
+    final_obs: jax.Array,
+    states: Any,
+    last_state: Any,
+) -> jax.Array:
+    """``V(s'_t)`` ``[T, B]``, the values GAE bootstraps from, without a second
+    pass of the critic over the rollout.
+
+    Where the episode went on, ``s'_t = s_{t+1}`` and its value is the next
+    step's ``V(s_{t+1})``, known from acting; after the rollout's last step it
+    takes one pass over ``B`` observations. A truncated step's final
+    observation is not the next one (auto-reset replaced it): those get passes
+    of ``B`` observations at a time, as many as the truncations need (under
+    ``vmap``, as many as the run with the most truncations needs; usually
+    none or one). A terminated step's ``V(s'_t)`` is multiplied by 0 in GAE;
+    it is the next step's value, any finite number.
+
+    Args:
+        value_after: ``(actor_state [N, ...], obs [N, ...]) -> V [N]``, the
+            critic on observations reached, each with the actor state after
+            the step that reached it (:meth:`Networks.value_after`).
+        values: ``V(s_t)`` ``[T, B]`` from acting.
+        truncated: bool ``[T, B]``.
+        final_obs: ``s'_t`` ``[T, B, ...]``.
+        states: the actor states after each step, ``[T, B, ...]`` (``()``
+            feed-forward).
+        last_state: the actor state after the last step, ``[B, ...]``.
+    """
+    num_steps, num_envs = values.shape
+    v_last = value_after(last_state, final_obs[-1])
+    v_next = jnp.concatenate([values[1:], v_last[None]])
+    flat = lambda x: x.reshape((num_steps * num_envs,) + x.shape[2:])  # noqa: E731
+    cut, obs, states = flat(truncated), flat(final_obs), jax.tree.map(flat, states)
+    order = jnp.argsort(~cut, stable=True)  # the truncated steps first
+    passes = (cut.sum() + num_envs - 1) // num_envs
+
+    def one_pass(i, v_final):
+        idx = jax.lax.dynamic_slice(order, (i * num_envs,), (num_envs,))
+        v = value_after(jax.tree.map(lambda x: x[idx], states), obs[idx])
+        return v_final.at[idx].set(v)
+
+    v_final = jax.lax.fori_loop(0, passes, one_pass, jnp.zeros_like(cut, values.dtype))
+    return jnp.where(truncated, v_final.reshape(values.shape), v_next)
+
+
 def make_on_policy_train(
     config: Config,
     env: Any,
@@ -461,23 +509,6 @@ def make_on_policy_train(
         carry, (traj, finished, count, states) = jax.lax.scan(step, carry, keys)
         return carry, traj, states, mean_or_nan(finished.sum(), count.sum())
 
-    def bootstrap_values(params, traj, states, v_tm1, last_state):
-        """``V(s'_t)`` ``[T, B]`` without a second pass over the rollout: where
-        the episode went on, ``s'_t = s_{t+1}`` and its value is the next
-        step's ``V(s_{t+1})`` (the step after the rollout's last: one forward
-        pass over ``B``); a truncated step's final observation gets its own
-        pass, run only when some step of the rollout was truncated (both
-        branches run under ``vmap``). A terminated step's ``V(s'_t)`` is
-        multiplied by 0 in GAE; it is any finite value."""
-        v_last = networks.value_after(params, last_state, traj.final_obs[-1])
-        v_next = jnp.concatenate([v_tm1[1:], v_last[None]])
-        v_final = jax.lax.cond(
-            traj.truncated.any(),
-            lambda: networks.value_after(params, states, traj.final_obs),
-            lambda: jnp.zeros_like(v_tm1),
-        )
-        return jnp.where(traj.truncated, v_final, v_next)
-
     def loss_of_params(params, hp, mb):
         if networks.recurrent:  # mb leaves [T, b]: re-run from the start state
             policy, value, _ = networks.unroll(
@@ -564,7 +595,14 @@ def make_on_policy_train(
         carry, traj, states, train_return = rollout(rollout_key, state)
         env_state, obs, first, actor_state, stats = carry
         v_tm1 = traj.extras["value"]  # V(s_t), from the forward pass that acted
-        v_t = bootstrap_values(state.params, traj, states, v_tm1, actor_state)
+        v_t = next_values(
+            lambda s, o: networks.value_after(state.params, s, o),
+            v_tm1,
+            traj.truncated,
+            traj.final_obs,
+            states,
+            actor_state,
+        )
         advantages, targets = compute_advantages(
             v_tm1,
             traj.reward,
