@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from flax import struct
 
 
 class VecStep(NamedTuple):
@@ -79,6 +80,78 @@ class VecEnv:
             truncated=truncated.astype(bool) & ~terminated.astype(bool),
             final_obs=info["final_observation"],
             valid=jnp.ones(terminated.shape, bool),
+        )
+
+
+@struct.dataclass
+class DelayedResetState:
+    """The state of a :class:`DelayedResetVec`: the inner envs' states, and
+    per env whether the next step is the pending reset (and its obs)."""
+
+    inner: Any
+    pending: jax.Array
+    reset_obs: Any
+
+
+class DelayedResetVec:
+    """A gymnax batch that resets one step late, as EnvPool does.
+
+    A step that ends an episode returns the observation it reached (the
+    terminal or truncated one) as ``obs``; the next step ignores its action
+    and returns the reset observation with reward 0 and ``valid = False``.
+    Every observation of an episode, its last included, is then a step of
+    the stream, the layout a world model learns from (DreamerV3 encodes
+    the terminal observation and predicts ``continue = 0`` there). Costs one
+    step per episode.
+    """
+
+    def __init__(self, env: Any, params: Any, num_envs: int):
+        self.inner = VecEnv(env, params, num_envs)
+        self.env, self.params, self.num_envs = env, params, num_envs
+
+    @property
+    def action_space(self) -> Any:
+        return self.inner.action_space
+
+    @property
+    def observation_space(self) -> Any:
+        return self.inner.observation_space
+
+    def reset(self, key: jax.Array) -> tuple[Any, DelayedResetState]:
+        obs, state = self.inner.reset(key)
+        pending = jnp.zeros(self.num_envs, bool)
+        return obs, DelayedResetState(inner=state, pending=pending, reset_obs=obs)
+
+    def step(self, key: jax.Array, state: DelayedResetState, action) -> VecStep:
+        step = self.inner.step(key, state.inner, action)
+        pending = state.pending
+        done = (step.terminated | step.truncated) & ~pending
+
+        def pick(a, b, mask):  # a where mask, else b (leading axis [num_envs])
+            return jax.tree.map(
+                lambda x, y: jnp.where(mask.reshape((-1,) + (1,) * (x.ndim - 1)), x, y),
+                a,
+                b,
+            )
+
+        # A pending env returns its held reset obs and keeps its (reset)
+        # state; an env whose episode ended returns the final obs.
+        obs = pick(state.reset_obs, pick(step.final_obs, step.obs, done), pending)
+        inner = pick(state.inner, step.state, pending)
+        new = DelayedResetState(
+            inner=inner,
+            pending=done,
+            reset_obs=pick(step.obs, state.reset_obs, done),
+        )
+        zero = jnp.zeros_like(step.terminated)
+        return VecStep(
+            obs=obs,
+            state=new,
+            reward=jnp.where(pending, 0.0, step.reward),
+            terminated=jnp.where(pending, zero, step.terminated),
+            truncated=jnp.where(pending, zero, step.truncated),
+            final_obs=obs,
+            valid=~pending,
         )
 
 

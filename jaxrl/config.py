@@ -91,7 +91,7 @@ def resolve(
     except ValueError as e:
         raise ConfigError(str(e)) from None
     if env_kind != spec.env_kind and not (
-        spec.env_kind in ("discrete", "continuous")
+        spec.env_kind in ("discrete", "continuous", "discrete or continuous")
         and env_kind in ("gymnax", "envpool")
     ):
         raise ConfigError(

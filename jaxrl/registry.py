@@ -3,7 +3,8 @@
 Each entry names its module's ``Config`` and ``HParams`` classes and its
 ``make_train``; ``env_kind`` says which environments it accepts:
 ``"bandit"`` (the k-armed testbed), ``"tabular"`` (integer observations and an
-exact model), ``"discrete"`` or ``"continuous"`` (action spaces of deep agents).
+exact model), ``"discrete"``, ``"continuous"`` or ``"discrete or continuous"`` (action
+spaces of deep agents).
 """
 
 import dataclasses
@@ -36,6 +37,7 @@ BUILTIN = (
     "batch_mc",
     "batch_td",
     "dqn",
+    "dreamer",
     "expected_sarsa",
     "mc_every_visit",
     "mc_first_visit",

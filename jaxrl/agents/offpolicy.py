@@ -64,7 +64,7 @@ import optax
 from flax import struct
 from gymnax.environments import spaces
 
-from envs.vector import VecEnv, eval_env, make_vec
+from envs.vector import DelayedResetVec, VecEnv, eval_env, make_vec
 from jaxrl import buffers
 from jaxrl.agents import common
 from jaxrl.agents.batch_ops import mean_loss
@@ -225,11 +225,15 @@ class Learner:
         target_params: slow copies of some of them, under the same names,
             e.g. ``{"q": ...}`` or ``{"critic": ...}``; the loop updates them.
         opt_state: optimiser states by name.
+        stats: state a batched :class:`Loss` keeps that is no parameter (a
+            running statistic, as flax's ``batch_stats``; e.g. DreamerV3's
+            return scale), by name; empty for most agents.
     """
 
     params: dict[str, Any]
     target_params: dict[str, Any]
     opt_state: dict[str, Any]
+    stats: dict[str, Any] = struct.field(default_factory=dict)
 
 
 @struct.dataclass
@@ -282,11 +286,18 @@ class Loss(NamedTuple):
             (:func:`jaxrl.agents.batch_ops.mean_loss`) and takes the optimiser
             step.
         metric: the name the averaged loss is reported under.
+        batched: ``fn`` takes the whole batch instead: ``(params, learner,
+            hparams, keys [B], batch [B, ...]) -> (loss, {name: scalar},
+            stats)``, already averaged (and masked) by the agent, for a loss
+            that needs batch-wide quantities (DreamerV3's return percentiles).
+            ``stats`` (a dict, gradients stopped) replaces those entries of
+            ``learner.stats`` after the step.
     """
 
     name: str
     fn: Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
     metric: str = "loss"
+    batched: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,6 +337,8 @@ class Agent:
             ``[-1, 1]`` to the Box bounds); identity by default.
         schedules: ``(hparams, env_steps) -> {name: scalar}``, metrics
             reported every iteration (e.g. the exploration epsilon).
+        init_stats: ``hparams -> {name: array}``, the initial
+            ``Learner.stats`` (those a batched loss updates).
     """
 
     init: Callable[[jax.Array, Any], dict[str, Any]]
@@ -340,6 +353,7 @@ class Agent:
     example_extras: Any = None
     to_env: Callable[[jax.Array], jax.Array] = lambda action: action
     schedules: Callable[[Any, jax.Array], dict[str, jax.Array]] | None = None
+    init_stats: Callable[[Any], dict[str, Any]] = lambda hparams: {}
 
 
 # --- Helpers for agents -------------------------------------------------------
@@ -418,6 +432,7 @@ def make_trainer(
     env_params: Any,
     agent: Agent,
     buffer: buffers.Buffer | None = None,
+    delayed_reset: bool = False,
 ) -> Trainer:
     """The shared act-then-learn loop as a :class:`~jaxrl.types.Trainer`.
 
@@ -429,6 +444,9 @@ def make_trainer(
         buffer: the replay; by default :func:`jaxrl.buffers.uniform` of
             ``buffer_size`` steps (rounded down to a multiple of
             ``num_envs``) sampling ``batch_size`` one-step transitions.
+        delayed_reset: step a gymnax env batch as
+            :class:`envs.vector.DelayedResetVec` (the last observation of each
+            episode is a stored step, as with EnvPool); EnvPool already is.
 
     Returns:
         A Trainer whose state is an :class:`OffPolicyState` and whose metrics,
@@ -440,6 +458,8 @@ def make_trainer(
         (averaged over the iteration's gradient steps, NaN before learning starts).
     """
     vec = make_vec(env, env_params, config.num_envs)
+    if delayed_reset and isinstance(vec, VecEnv):
+        vec = DelayedResetVec(env, env_params, config.num_envs)
     # gymnax batches have no invalid steps: no valid leaf, plain means.
     masked = not isinstance(vec, VecEnv)
     evaluation = eval_env(env, env_params) if config.eval_every > 0 else None
@@ -472,6 +492,7 @@ def make_trainer(
             params=params,
             target_params={name: params[name] for name in agent.targets},
             opt_state={n: opt.init(params[n]) for n, opt in optimisers.items()},
+            stats=agent.init_stats(hparams),
         )
         obs, env_state = vec.reset(reset_key)
         example_obs = jax.tree.map(lambda x: x[0], obs)
@@ -577,12 +598,17 @@ def make_trainer(
             keys = jax.random.split(loss_key, jax.tree.leaves(batch)[0].shape[0])
 
             def batch_loss(params, learner=learner, loss=loss, keys=keys):
+                if loss.batched:
+                    value, aux, stats = loss.fn(params, learner, hp, keys, batch)
+                    return value, (aux, stats)
+
                 def one(hp, sample):
                     return loss.fn(params, learner, hp, *sample)
 
-                return mean_loss(one, hp, (keys, batch), valid)
+                value, aux = mean_loss(one, hp, (keys, batch), valid)
+                return value, (aux, {})
 
-            (value, aux), grads = jax.value_and_grad(batch_loss, has_aux=True)(
+            (value, (aux, stats)), grads = jax.value_and_grad(batch_loss, has_aux=True)(
                 learner.params[loss.name]
             )
             params, opt_state = apply_gradients(
@@ -594,6 +620,7 @@ def make_trainer(
             learner = learner.replace(
                 params={**learner.params, loss.name: params},
                 opt_state={**learner.opt_state, loss.name: opt_state},
+                stats={**learner.stats, **jax.lax.stop_gradient(stats)},
             )
             metrics[loss.metric] = value
             metrics.update(aux)
