@@ -10,6 +10,10 @@ statistic here (a seed whose episode never finished, a metric not logged yet).
 The count ``n`` reported is the number of non-NaN values; a slice with none
 gives NaN. ``inf`` is a value, not missing.
 
+Aggregates over runs *and tasks* (a ``[runs, tasks]`` score matrix) with
+stratified-bootstrap intervals, performance profiles and the probability of
+improvement are in :mod:`jaxrl.stats.aggregate`, re-exported here.
+
 References:
     Agarwal, Schwarzer, Castro, Courville & Bellemare (2021), "Deep
     reinforcement learning at the edge of the statistical precipice", NeurIPS:
@@ -25,6 +29,17 @@ import scipy.stats
 from numpy.typing import ArrayLike
 
 __all__ = [
+    "AGGREGATES",
+    "aggregate_iqm",
+    "aggregate_mean",
+    "aggregate_median",
+    "aggregate_optimality_gap",
+    "interval_estimate",
+    "normalize",
+    "performance_profile",
+    "probability_of_improvement",
+    "probability_of_improvement_ci",
+    "score_distribution",
     "bootstrap_ci",
     "count",
     "first_crossing",
@@ -385,3 +400,18 @@ def summarize(x: ArrayLike, axis: int = 0, confidence: float = 0.95) -> dict[str
     if arr.ndim == 1:
         return {k: int(v) if k == "n" else float(v) for k, v in out.items()}
     return out
+
+
+from jaxrl.stats.aggregate import (  # noqa: E402
+    AGGREGATES,
+    aggregate_iqm,
+    aggregate_mean,
+    aggregate_median,
+    aggregate_optimality_gap,
+    interval_estimate,
+    normalize,
+    performance_profile,
+    probability_of_improvement,
+    probability_of_improvement_ci,
+    score_distribution,
+)
