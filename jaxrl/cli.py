@@ -536,6 +536,29 @@ def _plot_state(out: Path, r: dict, state: Any, *, sweep: bool) -> None:
     plt.close(fig)
 
 
+def compare_runs(args: argparse.Namespace) -> None:
+    """``jaxrl compare``: see :mod:`jaxrl.results.compare`."""
+    from jaxrl.results.compare import CompareError, compare
+
+    if args.n_boot < 1:
+        raise UsageError(f"--n-boot {args.n_boot} must be >= 1")
+    try:
+        result = compare(
+            args.runs,
+            args.out,
+            metric=args.metric,
+            final_fraction=args.final_fraction,
+            normalize=args.normalize,
+            n_boot=args.n_boot,
+            seed=args.seed,
+        )
+    except CompareError as e:
+        raise UsageError(str(e)) from None
+    print(Path(args.out, "aggregates.md").read_text(), end="")
+    for path in result["files"]:
+        print(f"wrote {path}", file=sys.stderr)
+
+
 def list_all(args: argparse.Namespace) -> None:
     import envs
     from jaxrl import presets, registry
@@ -652,6 +675,34 @@ def build_parser() -> argparse.ArgumentParser:
         "(the run cannot be resumed)",
     )
     t.set_defaults(func=train)
+    c = sub.add_parser(
+        "compare",
+        help="compare run folders: curves, aggregates with intervals, "
+        "performance profiles, probability of improvement",
+    )
+    c.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="run folders (NAME=DIR names one; by default its algorithm)",
+    )
+    c.add_argument("--out", required=True, help="folder for the tables and figures")
+    c.add_argument("--metric", default="return", help="metric to compare (return)")
+    c.add_argument(
+        "--final-fraction",
+        type=float,
+        default=0.1,
+        help="a seed's score is its mean over this last fraction of iterations",
+    )
+    c.add_argument(
+        "--normalize",
+        choices=("minmax", "none"),
+        default="minmax",
+        help="per-env score normalisation before aggregating (default minmax)",
+    )
+    c.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
+    c.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    c.set_defaults(func=compare_runs)
     ls = sub.add_parser("list", help="list algorithms and environments")
     ls.add_argument("-v", "--verbose", action="store_true")
     ls.set_defaults(func=list_all)
