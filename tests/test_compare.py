@@ -95,6 +95,10 @@ def test_compare_from_the_cli_and_its_errors(runs, tmp_path, capsys):
     # a name without runs on every env
     assert main(["compare", runs[0], runs[1], runs[2], "--out", str(out)]) == 2
     assert "missing: dqn on B" in capsys.readouterr().err
+    # one seed: no interval
+    one = run_folder(tmp_path / "one", "ppo", "A", [1])
+    assert main(["compare", one, runs[1], "--out", str(out)]) == 2
+    assert "at least 2 seeds" in capsys.readouterr().err
     # a metric the folders do not have
     assert main(["compare", *runs, "--out", str(out), "--metric", "loss"]) == 2
     assert "has no metric 'loss'; it has: return" in capsys.readouterr().err

@@ -38,6 +38,8 @@ def test_missing_runs_are_dropped_per_task_and_bad_input_refused():
         stats.aggregate_mean(np.array([[1.0, np.nan]]))
     with pytest.raises(ValueError, match="allowed: mean, median, iqm"):
         stats.interval_estimate(SCORES, "average")
+    with pytest.raises(ValueError, match=r"at least 2 runs of every task; sample"):
+        stats.interval_estimate(np.array([[1.0, 2.0], [3.0, np.nan]]))
     with pytest.raises(ValueError, match="allowed: percentile, BCa"):
         stats.interval_estimate(SCORES, "mean", method="basic")
 

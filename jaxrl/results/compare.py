@@ -180,6 +180,12 @@ def compare(
             "every name needs runs on every env to be aggregated; missing: "
             + ", ".join(missing)
         )
+    few = [f"{g.name} on {g.env}" for g in groups if g.curves.shape[0] < 2]
+    if few:
+        raise CompareError(
+            "the intervals need at least 2 seeds of every name on every env; "
+            "1 seed: " + ", ".join(few)
+        )
     for g in groups:
         g.final = _final(g.curves, final_fraction)
     out = Path(out)

@@ -114,6 +114,12 @@ def _bootstrap(samples, statistic, *, method, n_boot, confidence, seed):
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     if n_boot < 1:
         raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    few = [i for i, x in enumerate(samples) if np.shape(x)[-1] < 2]
+    if few:
+        raise ValueError(
+            f"a bootstrap interval needs at least 2 runs of every task; "
+            f"sample(s) {few} have 1"
+        )
     result = scipy.stats.bootstrap(
         samples,
         statistic,
