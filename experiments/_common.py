@@ -42,10 +42,13 @@ def train_preset(
     desc: str,
     num_chunks: int = 10,
     progress: bool = True,
+    with_state: bool = False,
 ):
     """Run a preset (``settings`` in place of its own when given; ``env`` in
     place of its environment) over seeds in one compiled call: ``(metrics
-    {name: [seeds, iterations]}, wall s)``."""
+    {name: [seeds, iterations]}, wall s)``, and with ``with_state`` also the
+    final state (leaves ``[seeds, ...]``) and the resolved run
+    (:func:`jaxrl.config.resolve`'s dict)."""
     import time
 
     from jaxrl import parallel, presets
@@ -68,7 +71,10 @@ def train_preset(
         progress=progress,
         desc=desc,
     )
-    return out.metrics, time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    if with_state:
+        return out.metrics, wall, out.state, r
+    return out.metrics, wall
 
 
 def eval_curves(

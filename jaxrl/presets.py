@@ -417,6 +417,48 @@ PRESETS: dict[str, Preset] = {
         "per network, 1M frame-once replay, hard target copy every 8K steps, "
         "entropy target 0.89 log|A|, 5M steps",
     ),
+    "dreamer-cartpole": Preset(
+        algo="dreamer",
+        env="CartPole-v1",
+        config=dict(
+            total_timesteps=6_144,
+            buffer_size=100_000,
+            batch_size=16,
+            seq_length=32,
+            train_ratio=256,
+            learning_starts=1_024,
+            eval_every=256,
+            eval_episodes=10,
+        ),
+        hparams=dict(actor_lr=1e-4, critic_lr=1e-4),
+        solved_at=475.0,
+        description="Dreamer for few samples on CartPole-v1: batch 16 x 32, "
+        "train ratio 256 (a gradient step every 2 env steps), actor and critic "
+        "Adam 1e-4, the xs model",
+    ),
+    "dreamer-atari": Preset(
+        algo="dreamer",
+        env="envpool:Pong-v5",
+        config=dict(
+            num_envs=1,
+            total_timesteps=100_000,
+            buffer_size=100_000,
+            batch_size=16,
+            seq_length=64,
+            train_ratio=1024,
+            learning_starts=1_024,
+            size="dreamerv3-s",
+            torso="nature_cnn",
+            eval_every=0,
+        ),
+        hparams=dict(),
+        env_settings={"preset": "world_model"},
+        solved_at=None,
+        description="Dreamer on Atari100k's budget (100K env steps = 400K "
+        "frames) at DreamerV3's train ratio 1024, batch 16 x 64, EnvPool's "
+        "world_model preset (one 64x64 frame, sticky actions, rewards not "
+        "clipped), DreamerV3's S size; GPU work",
+    ),
     "sac-mujoco": Preset(
         algo="sac",
         env="envpool:HalfCheetah-v4",

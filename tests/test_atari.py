@@ -185,6 +185,18 @@ TINY = {
         "sac_discrete-atari",
         ["total_timesteps=48", "buffer_size=64", "batch_size=4", "learning_starts=16"],
     ),
+    "dreamer": (
+        "dreamer-atari",
+        [
+            "total_timesteps=48",
+            "buffer_size=64",
+            "batch_size=2",
+            "seq_length=8",
+            "train_ratio=16",
+            "learning_starts=16",
+            "size=xs",
+        ],
+    ),
 }
 
 

@@ -34,6 +34,8 @@ TINY = {
         "eval_every": "2",
         "eval_episodes": "1",
         "hidden_sizes": "[8]",
+        "seq_length": "8",
+        "horizon": "3",
     },
 }
 MAX_ITERATIONS = 200  # what "tiny" means; raise a new algorithm's cut if hit

@@ -18,7 +18,7 @@ from envs.vector import DelayedResetVec, VecEnv
 from jaxrl import checkpoint, parallel, registry
 from jaxrl.agents import dreamer
 from jaxrl.agents import world_model as wm
-from jaxrl.ops import symexp_bins, two_hot_mean
+from jaxrl.ops import symexp_bins
 
 wm.SIZES.setdefault("probe", wm.ModelSize(32, 4, 4, 32, 1, 4))
 SIZE = wm.SIZES["probe"]
@@ -141,34 +141,20 @@ def test_world_model_learns_a_deterministic_chain_open_loop():
     pos, obs, action, _, is_first = chain_batch(99)  # held out
     context = 4
 
-    def open_loop(key, o, a, f):
-        seen = wm.observe(model, params, key, o[:context], a[:context], f[:context])
-        state = jax.tree.map(lambda x: x[-1], seen.states)
-
-        def step(state, inputs):
-            k, a_prev = inputs
-            a_in = model.apply(params, a_prev, method=wm.WorldModel.action_input)
-            state, _ = model.apply(
-                params, k, state, a_in, method=wm.WorldModel.img_step
-            )
-            feat = wm.features(state)
-            recon = model.apply(params, feat, method=wm.WorldModel.decode)
-            logits = model.apply(params, feat, method=wm.WorldModel.reward_logits)
-            return state, (recon, two_hot_mean(logits, bins))
-
-        keys = jax.random.split(key, LENGTH - context)
-        _, out = jax.lax.scan(step, state, (keys, a[context - 1 : -1]))
-        return out  # predicts slots context .. L-1
-
     bins = symexp_bins(255)
     keys = jax.random.split(jax.random.key(5), BATCH)
-    recon, reward = jax.jit(jax.vmap(open_loop))(keys, obs, action, is_first)
-    predicted = np.argmax(np.asarray(recon), -1)
+    pred = jax.jit(
+        jax.vmap(
+            lambda k, o, a, f: wm.open_loop(model, params, k, o, a, f, context, bins)
+        )
+    )(keys, obs, action, is_first)
+    # symexp of the decoded symlog one-hots: the argmax is the state
+    predicted = np.argmax(np.asarray(pred.obs), -1)
     # 20 imagined steps from 4 observed ones, never corrected by an obs.
     accuracy = np.mean(predicted == pos[:, context:])
     assert accuracy > 0.95, accuracy
     # The reward head, open loop too: 1 for the step into state 0, else 0.
-    error = np.abs(np.asarray(reward) - (pos[:, context:] == 0))
+    error = np.abs(np.asarray(pred.reward) - (pos[:, context:] == 0))
     assert error.mean() < 0.1, error.mean()
 
 
@@ -274,3 +260,33 @@ def test_seeds_under_vmap_equal_single_runs_and_resume_equals_uninterrupted(tmp_
                 atol=1e-5,
                 err_msg=name,
             )
+
+
+def test_continuous_actions_beyond_the_bounds_keep_their_gradient():
+    # a * sg(1 / max(1, |a|)): 2 -> 1 with gradient 1/2; inside: identity.
+    model = wm.WorldModel(SIZE, (3,), 2, discrete=False)
+
+    def encoded(a):
+        return model.apply({}, a, method=wm.WorldModel.action_input)
+
+    a = jnp.array([2.0, -0.5])
+    np.testing.assert_allclose(encoded(a), [1.0, -0.5])
+    np.testing.assert_allclose(jax.grad(lambda a: encoded(a).sum())(a), [0.5, 1.0])
+
+
+def test_continuous_actions_run_on_pendulum_within_the_bounds():
+    env, params = envs.make("Pendulum-v1")
+    config = dreamer.DreamerConfig(**{**CONFIG, "eval_every": 4, "eval_episodes": 2})
+    trainer = dreamer.make_train(config, env, params)
+    out = jax.jit(lambda key: trainer(key, dreamer.DreamerHParams()))(jax.random.key(0))
+    m = out.metrics
+    learned = np.isfinite(np.asarray(m["actor_loss"]))
+    assert learned.sum() == trainer.num_iterations - trainer.warmup_iterations
+    for name in ("model_loss", "actor_loss", "critic_loss", "entropy"):
+        assert np.isfinite(np.asarray(m[name])[learned]).all(), name
+    assert np.isfinite(np.asarray(m["eval_return"])[3::4]).all()
+    # stored actions are the policy's, clipped to [-1, 1]; the env gets them
+    # mapped onto Pendulum's [-2, 2]
+    actions = np.asarray(out.state.buffer.data["action"])
+    assert actions.shape[-1] == 1 and np.abs(actions).max() <= 1.0
+    assert np.abs(actions).max() > 0.5

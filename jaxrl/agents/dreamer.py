@@ -62,6 +62,7 @@ __all__ = [
     "HParams",
     "imagination_weights",
     "make_train",
+    "networks",
 ]
 
 
@@ -269,6 +270,21 @@ def _spaces(env: Any, env_params: Any):
     )
 
 
+def networks(config: DreamerConfig, env: Any, env_params: Any):
+    """The run's modules, to apply a trained state's parameters with:
+    ``(model, actor, critic, bins)`` for ``params["model"]``,
+    ``params["ac"]["actor"]`` and ``params["ac"]["critic"]``."""
+    discrete, action_dim, _ = _spaces(env, env_params)
+    size = wm.SIZES[config.size]
+    obs_shape = tuple(env.observation_space(env_params).shape)
+    model = wm.WorldModel(
+        size, obs_shape, action_dim, discrete, config.torso, config.num_bins
+    )
+    actor = Actor(action_dim, discrete, size.hidden, size.layers)
+    critic = Critic(size.hidden, size.layers, config.num_bins)
+    return model, actor, critic, ops.symexp_bins(config.num_bins)
+
+
 def make_train(config: DreamerConfig, env: Any, env_params: Any) -> Trainer:
     """Build a Dreamer run.
 
@@ -292,12 +308,7 @@ def make_train(config: DreamerConfig, env: Any, env_params: Any) -> Trainer:
     size = wm.SIZES[config.size]
     obs_space = env.observation_space(env_params)
     obs_shape = tuple(obs_space.shape)
-    model = wm.WorldModel(
-        size, obs_shape, action_dim, discrete, config.torso, config.num_bins
-    )
-    actor = Actor(action_dim, discrete, size.hidden, size.layers)
-    critic = Critic(size.hidden, size.layers, config.num_bins)
-    bins = ops.symexp_bins(config.num_bins)
+    model, actor, critic, bins = networks(config, env, env_params)
     feat_dim = size.deter + size.stoch * size.classes
     B, L, H = config.batch_size, config.seq_length, config.horizon
     sg = jax.lax.stop_gradient
@@ -342,25 +353,28 @@ def make_train(config: DreamerConfig, env: Any, env_params: Any) -> Trainer:
         mean, std = actor.apply(actor_params, feat)
         if mode:
             return mean
-        eps = jax.random.normal(key, mean.shape)
-        return jnp.clip(mean + std * eps, -1.0, 1.0)
+        # Not clipped: the model takes |a| > 1 rescaled with its gradient kept
+        # (WorldModel.action_input); acting clips what it stores and sends.
+        return mean + std * jax.random.normal(key, mean.shape)
 
     def log_prob_entropy(actor_params, feat, action):
+        """``(log pi(a|s), H(pi(.|s)))``; the log-prob only for discrete
+        actions (continuous ones learn by backpropagation: ``None``)."""
         if discrete:
             logits = actor.apply(actor_params, feat)
             logp = jnp.take_along_axis(logits, action[..., None], -1)[..., 0]
             entropy = -jnp.sum(jnp.exp(logits) * logits, -1)
             return logp, entropy
-        mean, std = actor.apply(actor_params, feat)
-        z = (action - mean) / std
-        logp = jnp.sum(-0.5 * z**2 - jnp.log(std) - 0.5 * jnp.log(2 * jnp.pi), -1)
+        _, std = actor.apply(actor_params, feat)
         entropy = jnp.sum(0.5 + 0.5 * jnp.log(2 * jnp.pi) + jnp.log(std), -1)
-        return logp, entropy
+        return None, entropy
 
     def to_env(action):
         if discrete:
             return action
         low, high, shape = bounds
+        low = jnp.broadcast_to(low, action.shape)
+        high = jnp.broadcast_to(high, action.shape)
         scaled = low + (action + 1.0) * 0.5 * (high - low)
         return jnp.clip(scaled, low, high).reshape(action.shape[:-1] + shape)
 
@@ -396,6 +410,8 @@ def make_train(config: DreamerConfig, env: Any, env_params: Any) -> Trainer:
                 random_key, batch + (action_dim,), minval=-1.0, maxval=1.0
             )
         action = jnp.where(env_steps < config.learning_starts, random, action)
+        if not discrete:
+            action = jnp.clip(action, -1.0, 1.0)
         a_in = model.apply(params["model"], action, method=wm.WorldModel.action_input)
         return action.astype(example_action().dtype), (state, a_in), None
 
@@ -433,8 +449,8 @@ def make_train(config: DreamerConfig, env: Any, env_params: Any) -> Trainer:
         )
         actor_p = params["actor"] if not discrete else sg(params["actor"])
 
-        def act_fn(key, feat):
-            return policy(actor_p, key, feat)
+        def act_fn(key, feat):  # the actor reads sg(s); a's gradient reaches it
+            return policy(actor_p, key, sg(feat))
 
         states, actions = wm.imagine(model, pm, act_fn, keys[0], starts, H)
         if discrete:
@@ -448,16 +464,23 @@ def make_train(config: DreamerConfig, env: Any, env_params: Any) -> Trainer:
         )
         cont = jax.nn.sigmoid(model.apply(pm, feat, method=wm.WorldModel.cont_logit))
         value = heads(critic.apply(sg(params["critic"]), feat), bins)  # [H + 1, N]
+        # Continuous actions learn by backpropagating the returns through
+        # the model: the returns keep the gradient of the values they
+        # bootstrap from (the critic's parameters are stopped).
         returns = jax.vmap(
-            ops.imagined_lambda_returns, in_axes=(1, 1, 1, None, None), out_axes=1
-        )(reward, cont[1:], value[1:], hp.gamma, hp.lambda_)  # [H, N]
+            lambda r, c, v: ops.imagined_lambda_returns(
+                r, c, v, hp.gamma, hp.lambda_, stop_target_gradients=discrete
+            ),
+            in_axes=1,
+            out_axes=1,
+        )(reward, cont[1:], value[1:])  # [H, N]
         weight = imagination_weights(cont, hp.gamma)
         scale_state = ops.return_scale_update(
             learner.stats["return_scale"], returns, hp.return_decay
         )
         scale = ops.return_scale(scale_state)
-        advantage = (returns - value[:H]) / scale
-        logp, entropy = log_prob_entropy(params["actor"], feat[:H], actions)
+        advantage = (returns - sg(value[:H])) / scale
+        logp, entropy = log_prob_entropy(params["actor"], sg(feat[:H]), actions)
         if discrete:
             objective = sg(advantage) * logp + hp.entropy * entropy
         else:

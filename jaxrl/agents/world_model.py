@@ -50,6 +50,7 @@ __all__ = [
     "features",
     "initial_state",
     "observe",
+    "open_loop",
     "sequence_loss",
 ]
 
@@ -200,7 +201,11 @@ class WorldModel(nn.Module):
     def action_input(self, action: jax.Array) -> jax.Array:
         if self.discrete:
             return jax.nn.one_hot(action, self.action_dim)
-        return jnp.clip(jnp.asarray(action, jnp.float32), -1.0, 1.0)
+        # |a| > 1 scaled back to 1 with the factor's gradient stopped, so an
+        # imagined action outside the bounds still passes its gradient
+        # (DreamerV3's rescaling; a clip would pass none).
+        a = jnp.asarray(action, jnp.float32)
+        return a * jax.lax.stop_gradient(1.0 / jnp.maximum(1.0, jnp.abs(a)))
 
     def _logits(self, hidden, out, x):
         logits = out(hidden(x))
@@ -424,3 +429,68 @@ def imagine(
         lambda s0, s: jnp.concatenate([s0[None], s], 0), start, states
     )
     return states, actions
+
+
+class OpenLoop(NamedTuple):
+    """Predictions of :func:`open_loop` for slots ``context .. L - 1``."""
+
+    obs: jax.Array  # decoded, in the observations' own space, [L - context, ...]
+    reward: jax.Array  # [L - context]
+    cont: jax.Array  # continue probabilities, [L - context]
+
+
+def open_loop(
+    model: WorldModel,
+    params: Any,
+    key: jax.Array,
+    obs: jax.Array,
+    action: jax.Array,
+    is_first: jax.Array,
+    context: int,
+    bins: jax.Array,
+) -> OpenLoop:
+    """The model's open-loop predictions of a real sequence: observe slots
+    ``0 .. context - 1``, then imagine the rest with the real actions and
+    never see another observation (DreamerV3's open-loop video predictions).
+
+    Args:
+        model, params, key: the world model, its parameters, a PRNG key.
+        obs, action, is_first: a real sequence, ``[L, ...]`` (one episode
+            from slot 0: later ``is_first`` flags are not applied).
+        context: observed slots, ``1 <= context < L``.
+        bins: the reward head's bins.
+
+    Returns:
+        :class:`OpenLoop` for slots ``context .. L - 1``: decoded observations
+        (``symexp`` of the decoder's output for vectors, ``[0, 1]`` images),
+        predicted rewards (of the step into each slot) and continue
+        probabilities.
+    """
+    length = is_first.shape[0]
+    if not 1 <= context < length:
+        raise ValueError(f"context={context} must be in [1, {length - 1}]")
+    obs_key, img_key = jax.random.split(key)
+    seen = observe(
+        model, params, obs_key, obs[:context], action[:context], is_first[:context]
+    )
+    state = jax.tree.map(lambda x: x[-1], seen.states)
+
+    def step(state, inputs):
+        k, a_prev = inputs
+        a_in = model.apply(params, a_prev, method=WorldModel.action_input)
+        state, _ = model.apply(params, k, state, a_in, method=WorldModel.img_step)
+        feat = features(state)
+        recon = model.apply(params, feat, method=WorldModel.decode)
+        logits = model.apply(params, feat, method=WorldModel.reward_logits)
+        cont = jax.nn.sigmoid(model.apply(params, feat, method=WorldModel.cont_logit))
+        return state, (recon, ops.two_hot_mean(logits, bins), cont)
+
+    keys = jax.random.split(img_key, length - context)
+    _, (recon, reward, cont) = jax.lax.scan(
+        step, state, (keys, action[context - 1 : -1])
+    )
+    if model.torso == "mlp":
+        recon = ops.symexp(recon).reshape((length - context,) + obs.shape[1:])
+    else:
+        recon = recon.reshape((length - context,) + model.obs_shape)
+    return OpenLoop(obs=recon, reward=reward, cont=cont)

@@ -84,9 +84,10 @@ def two_hot(x: ArrayLike, bins: ArrayLike) -> jax.Array:
 def two_hot_mean(logits: ArrayLike, bins: ArrayLike) -> jax.Array:
     """The expected value of a two-hot head: ``sum_i softmax(logits)_i b_i``.
 
-    Summed from both ends towards the middle bin (as DreamerV3's code does)
-    so the huge symmetric outer bins cancel before they meet the small inner
-    ones: a head with equal logits decodes to exactly 0.
+    Each bin's product is added to its mirror image's before the sum (as
+    DreamerV3's code does), so the huge symmetric outer bins cancel before
+    they meet the small inner ones: a head with equal logits decodes to
+    exactly 0 on any backend.
 
     Args:
         logits: shape ``[K]``.
@@ -98,11 +99,12 @@ def two_hot_mean(logits: ArrayLike, bins: ArrayLike) -> jax.Array:
     logits, bins = jnp.asarray(logits), jnp.asarray(bins)
     chex.assert_rank([logits, bins], 1)
     chex.assert_equal_shape([logits, bins])
-    p = jax.nn.softmax(logits)
-    m = bins.size // 2
-    below = jnp.sum((p * bins)[:m])
-    above = jnp.sum(((p * bins)[m:])[::-1])
-    return below + above
+    pb = jax.nn.softmax(logits) * bins
+    n = bins.size // 2
+    # each product added to its mirror's first, so equal weights on
+    # symmetric bins cancel exactly whatever the reduction order
+    pairs = pb[:n] + pb[bins.size - n :][::-1]
+    return jnp.sum(pairs) + jnp.sum(pb[n : bins.size - n])
 
 
 def two_hot_loss(logits: ArrayLike, x: ArrayLike, bins: ArrayLike) -> jax.Array:
@@ -290,6 +292,8 @@ def imagined_lambda_returns(
     v_t: ArrayLike,
     gamma: ArrayLike,
     lambda_: ArrayLike = 0.95,
+    *,
+    stop_target_gradients: bool = True,
 ) -> jax.Array:
     """DreamerV3's lambda-returns over an imagined trajectory (eq. 8):
 
@@ -309,11 +313,20 @@ def imagined_lambda_returns(
         v_t: values of the states reached, shape ``[H]``.
         gamma: discount, scalar.
         lambda_: scalar or ``[H]``.
+        stop_target_gradients: stop gradients into ``v_t`` (False when the
+            actor learns by backpropagating the returns through the model).
 
     Returns:
-        the returns, shape ``[H]`` (gradients into ``v_t`` stopped).
+        the returns, shape ``[H]``.
     """
     continue_t = jnp.asarray(continue_t)
     chex.assert_rank(continue_t, 1)
     discount = jnp.asarray(gamma) * continue_t
-    return lambda_returns(r_t, discount, v_t, jnp.zeros_like(continue_t), lambda_)
+    return lambda_returns(
+        r_t,
+        discount,
+        v_t,
+        jnp.zeros_like(continue_t),
+        lambda_,
+        stop_target_gradients=stop_target_gradients,
+    )
