@@ -44,13 +44,10 @@ def real_episode(key, r, params, steps: int):
 
     def body(carry, step_key):
         obs, env_state, state, a_in = carry
-        obs_key, env_key = jax.random.split(step_key)
-        embed = model.apply(params["model"], obs, method=wm.WorldModel.encode)
-        state, _, _ = model.apply(
-            params["model"], obs_key, state, a_in, embed, method=wm.WorldModel.obs_step
+        act_key, env_key = jax.random.split(step_key)
+        action, state = dreamer.observe_and_act(
+            model, actor, params, act_key, (state, a_in), obs, mode=True
         )
-        out = actor.apply(params["ac"]["actor"], wm.features(state))
-        action = jnp.argmax(out, -1) if model.discrete else out[0]
         nxt, env_state, reward, terminated, truncated, _ = env.step(
             env_key, env_state, action, env_params
         )

@@ -63,6 +63,8 @@ __all__ = [
     "imagination_weights",
     "make_train",
     "networks",
+    "observe_and_act",
+    "policy",
 ]
 
 
@@ -270,6 +272,41 @@ def _spaces(env: Any, env_params: Any):
     )
 
 
+def policy(actor: Actor, actor_params, key, feat, mode: bool = False):
+    """An action (as stored and as the model takes it) from model features:
+    a sample, or with ``mode`` the greedy action (argmax, or the mean)."""
+    if actor.discrete:
+        logits = actor.apply(actor_params, feat)
+        if mode:
+            return jnp.argmax(logits, -1).astype(jnp.int32)
+        return jax.random.categorical(key, logits).astype(jnp.int32)
+    mean, std = actor.apply(actor_params, feat)
+    if mode:
+        return mean
+    # Not clipped: the model takes |a| > 1 rescaled with its gradient kept
+    # (WorldModel.action_input); acting clips what it stores and sends.
+    return mean + std * jax.random.normal(key, mean.shape)
+
+
+def observe_and_act(model, actor, params, key, actor_state, obs, mode=False):
+    """One acting step: the posterior of ``obs`` after the actor state
+    ``(model state, encoded previous action)``, then an action from it.
+
+    Returns:
+        ``(action, model state)``; the caller encodes the action it takes
+        into the next actor state (``WorldModel.action_input``).
+    """
+    state, prev_in = actor_state
+    obs_key, act_key = jax.random.split(key)
+    pm = params["model"]
+    embed = model.apply(pm, obs, method=wm.WorldModel.encode)
+    state, _, _ = model.apply(
+        pm, obs_key, state, prev_in, embed, method=wm.WorldModel.obs_step
+    )
+    action = policy(actor, params["ac"]["actor"], act_key, wm.features(state), mode)
+    return action, state
+
+
 def networks(config: DreamerConfig, env: Any, env_params: Any):
     """The run's modules, to apply a trained state's parameters with:
     ``(model, actor, critic, bins)`` for ``params["model"]``,
@@ -343,20 +380,6 @@ def make_train(config: DreamerConfig, env: Any, env_params: Any) -> Trainer:
             "ac": ac,
         }
 
-    def policy(actor_params, key, feat, mode: bool = False):
-        """An action (as stored and as the model takes it) from features."""
-        if discrete:
-            logits = actor.apply(actor_params, feat)
-            if mode:
-                return jnp.argmax(logits, -1).astype(jnp.int32)
-            return jax.random.categorical(key, logits).astype(jnp.int32)
-        mean, std = actor.apply(actor_params, feat)
-        if mode:
-            return mean
-        # Not clipped: the model takes |a| > 1 rescaled with its gradient kept
-        # (WorldModel.action_input); acting clips what it stores and sends.
-        return mean + std * jax.random.normal(key, mean.shape)
-
     def log_prob_entropy(actor_params, feat, action):
         """``(log pi(a|s), H(pi(.|s)))``; the log-prob only for discrete
         actions (continuous ones learn by backpropagation: ``None``)."""
@@ -389,15 +412,7 @@ def make_train(config: DreamerConfig, env: Any, env_params: Any) -> Trainer:
         return jax.tree.map(zero, actor_state)
 
     def _step(key, params, actor_state, obs, mode):
-        state, prev_in = actor_state
-        obs_key, act_key = jax.random.split(key)
-        pm = params["model"]
-        embed = model.apply(pm, obs, method=wm.WorldModel.encode)
-        state, _, _ = model.apply(
-            pm, obs_key, state, prev_in, embed, method=wm.WorldModel.obs_step
-        )
-        action = policy(params["ac"]["actor"], act_key, wm.features(state), mode)
-        return action, state
+        return observe_and_act(model, actor, params, key, actor_state, obs, mode)
 
     def act(key, params, actor_state, obs, hparams, env_steps):
         step_key, random_key = jax.random.split(key)
@@ -450,7 +465,7 @@ def make_train(config: DreamerConfig, env: Any, env_params: Any) -> Trainer:
         actor_p = params["actor"] if not discrete else sg(params["actor"])
 
         def act_fn(key, feat):  # the actor reads sg(s); a's gradient reaches it
-            return policy(actor_p, key, sg(feat))
+            return policy(actor, actor_p, key, sg(feat))
 
         states, actions = wm.imagine(model, pm, act_fn, keys[0], starts, H)
         if discrete:
