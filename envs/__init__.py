@@ -1,7 +1,8 @@
 """Environments: our own pure-JAX envs, and gymnax's by name.
 
 ``make(name, **overrides) -> (env, params)`` resolves our names (``GridWorld-v0``,
-``CliffWalking-v0``, ``WindyGridworld-v0``, ``RandomWalk-v0``, ``Bandit-v0``)
+``CliffWalking-v0``, ``WindyGridworld-v0``, ``DynaMaze-v0``, ``BlockingMaze-v0``,
+``ShortcutMaze-v0``, ``RandomWalk-v0``, ``Bandit-v0``)
 and passes gymnax names (``CartPole-v1``, ``Breakout-MinAtar``, ...) through to
 ``gymnax.make``, and ``envpool:TASK`` (``envpool:CartPole-v1``,
 ``envpool:Pendulum-v1``, ``envpool:Breakout-v5``) to an EnvPool pool behind
@@ -55,6 +56,25 @@ _OURS: dict[str, _EnvSpec] = {
         grid.validate_params,
         "tabular",
         "7x10 windy gridworld: upward wind per column, -1 a step",
+    ),
+    "DynaMaze-v0": _EnvSpec(
+        lambda o: grid.GridWorld("DynaMaze-v0"),
+        grid.validate_params,
+        "tabular",
+        "6x9 Dyna maze (S&B fig. 8.2): +1 at the goal, else 0; 14-step optimum",
+    ),
+    "BlockingMaze-v0": _EnvSpec(
+        lambda o: grid.ChangingMaze("BlockingMaze-v0"),
+        grid.validate_maze_params,
+        "tabular",
+        "6x9 blocking maze (S&B fig. 8.4): the short path closes after "
+        "change_at=1000 steps",
+    ),
+    "ShortcutMaze-v0": _EnvSpec(
+        lambda o: grid.ChangingMaze("ShortcutMaze-v0"),
+        grid.validate_maze_params,
+        "tabular",
+        "6x9 shortcut maze (S&B fig. 8.5): a shortcut opens after change_at=3000 steps",
     ),
     "RandomWalk-v0": _EnvSpec(
         lambda o: random_walk.RandomWalk(),

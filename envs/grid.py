@@ -1,6 +1,7 @@
-"""Grid worlds: the chapter's gridworld, cliff walking and the windy gridworld.
+"""Grid worlds: the chapter's gridworld, cliff walking, the windy gridworld
+and the Dyna mazes (Sutton & Barto, chapter 8).
 
-One engine serves all three; they differ only in their parameters. The state
+One engine serves them all; they differ only in their parameters. The state
 index is ``s = row * width + col`` with row 0 at the top; actions are
 ``0 = up, 1 = right, 2 = down, 3 = left``.
 
@@ -27,6 +28,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 from gymnax.environments import environment
 
@@ -139,6 +141,41 @@ def windy_gridworld_params() -> GridParams:
     )
 
 
+# Sutton & Barto figure 8.2: 6 x 9, start (2, 0), goal (0, 8); the shortest
+# path takes 14 steps.
+_DYNA_MAZE_MAP = """
+. . . . . . . # G
+. . # . . . . # .
+S . # . . . . # .
+. . # . . . . . .
+. . . . . # . . .
+. . . . . . . . .
+"""
+
+# The book's mazes have no episode cap; this one stands in for none (a first
+# Dyna maze episode takes hundreds to a few thousand steps).
+NO_CAP = 1_000_000
+
+
+def dyna_maze_params() -> GridParams:
+    """Sutton & Barto example 8.1 (figure 8.2): +1 on reaching the goal, else 0.
+
+    Bumping into walls or edges costs nothing; gamma 0.95 in the book.
+    """
+    m = _DYNA_MAZE_MAP
+    return GridParams(
+        height=6,
+        width=9,
+        start=_cells(m, "S")[0],
+        goal=_cells(m, "G")[0],
+        walls=_cells(m, "#"),
+        goal_reward=1.0,
+        wall_reward=0.0,
+        step_reward=0.0,
+        max_steps_in_episode=NO_CAP,
+    )
+
+
 def validate_params(p: GridParams) -> None:
     """Raise ``ValueError`` for a layout or reward that cannot work."""
     if p.height < 1 or p.width < 1 or p.height * p.width < 2:
@@ -187,10 +224,12 @@ def validate_params(p: GridParams) -> None:
 
 
 def _mask(p: GridParams, cells: tuple[Cell, ...]) -> jax.Array:
-    m = jnp.zeros((p.height, p.width), dtype=bool)
+    """``[H * W]`` bool mask of ``cells``: a NumPy constant (the layout is
+    static), so a step does not rebuild it with one scatter per cell."""
+    m = np.zeros((p.height, p.width), dtype=bool)
     for r, c in cells:
-        m = m.at[r, c].set(True)
-    return m.reshape(-1)
+        m[r, c] = True
+    return jnp.asarray(m.reshape(-1))
 
 
 def _outcome(p: GridParams, s: jax.Array, a: jax.Array):
@@ -235,8 +274,9 @@ class GridWorld(TabularEnv):
     """A grid world with walls, a goal, traps, cliffs, wind and slip.
 
     Registered as ``GridWorld-v0`` (the chapter's 10x10 world),
-    ``CliffWalking-v0`` and ``WindyGridworld-v0``; see the module docstring
-    for the dynamics.
+    ``CliffWalking-v0``, ``WindyGridworld-v0`` and ``DynaMaze-v0``; see the
+    module docstring for the dynamics (and :class:`ChangingMaze` for the
+    blocking and shortcut mazes).
     """
 
     def __init__(self, preset: str = "GridWorld-v0"):
@@ -252,6 +292,7 @@ class GridWorld(TabularEnv):
             "GridWorld-v0": gridworld_params,
             "CliffWalking-v0": cliff_walking_params,
             "WindyGridworld-v0": windy_gridworld_params,
+            "DynaMaze-v0": dyna_maze_params,
         }[self._preset]()
 
     @property
@@ -267,10 +308,16 @@ class GridWorld(TabularEnv):
         return pos, EnvState(time=jnp.int32(0), pos=pos)
 
     def step_env(self, key: jax.Array, state: EnvState, action, params: GridParams):
-        u = jax.random.uniform(key, (2,))
-        slipped = u[0] < params.slip
-        random_action = jnp.minimum((u[1] * 4).astype(jnp.int32), 3)
-        a = jnp.where(slipped, random_action, jnp.asarray(action, jnp.int32))
+        action = jnp.asarray(action, jnp.int32)
+
+        def slip(key):
+            u = jax.random.uniform(key, (2,))
+            random_action = jnp.minimum((u[1] * 4).astype(jnp.int32), 3)
+            return jnp.where(u[0] < params.slip, random_action, action)
+
+        # No draw on a grid without slip (a static or unbatched slip: a real
+        # branch; a batched one computes both, as a select).
+        a = jax.lax.cond(params.slip > 0, slip, lambda key: action, key)
         s1, reward, terminated = _outcome(params, state.pos, a)
         state = EnvState(time=state.time + 1, pos=s1)
         return s1, state, reward, terminated, {}
@@ -297,3 +344,124 @@ class GridWorld(TabularEnv):
         R = jnp.where(terminal[:, None], 0.0, R)
         start = jax.nn.one_hot(params.start[0] * params.width + params.start[1], S)
         return TabularModel(P=P, R=R, terminal=terminal, start=start)
+
+
+# Changing mazes (Sutton & Barto, section 8.3): the walls move once, after a
+# number of environment steps counted across episodes.
+
+
+@struct.dataclass
+class MazeState(EnvState):
+    """A grid state with ``total``, the env steps taken since ``reset``.
+
+    ``total`` survives the auto-reset at the end of an episode (see
+    :meth:`ChangingMaze.step`); ``time`` counts the steps of this episode.
+    """
+
+    total: jax.Array
+
+
+@struct.dataclass
+class MazeParams(GridParams):
+    """A grid whose walls become ``walls_after`` once ``change_at`` env steps
+    have been taken (the step numbered ``change_at + 1`` sees the new walls).
+
+    ``walls_after`` is static (it sets the layout); ``change_at`` is traced.
+    """
+
+    walls_after: tuple[Cell, ...] = struct.field(pytree_node=False, default=())
+    change_at: int = 1000
+
+
+_BLOCKING_BEFORE = tuple((3, c) for c in range(0, 8))
+_BLOCKING_AFTER = tuple((3, c) for c in range(1, 9))
+
+
+def blocking_maze_params() -> MazeParams:
+    """Sutton & Barto example 8.2 (figure 8.4): 6 x 9, start (5, 3), goal
+    (0, 8). The wall fills row 3 but for its right end (a 10-step path); after
+    1,000 steps it moves right, opening the left end (a 16-step path)."""
+    return MazeParams(
+        height=6,
+        width=9,
+        start=(5, 3),
+        goal=(0, 8),
+        walls=_BLOCKING_BEFORE,
+        walls_after=_BLOCKING_AFTER,
+        change_at=1000,
+        goal_reward=1.0,
+        wall_reward=0.0,
+        step_reward=0.0,
+        max_steps_in_episode=NO_CAP,
+    )
+
+
+def shortcut_maze_params() -> MazeParams:
+    """Sutton & Barto example 8.3 (figure 8.5): the wall fills row 3 but for
+    its left end (a 16-step path); after 3,000 steps its right end opens too
+    (a 10-step shortcut)."""
+    return blocking_maze_params().replace(
+        walls=_BLOCKING_AFTER, walls_after=_BLOCKING_AFTER[:-1], change_at=3000
+    )
+
+
+def validate_maze_params(p: MazeParams) -> None:
+    """:func:`validate_params` for both layouts, and ``change_at >= 0``."""
+    validate_params(p)
+    try:
+        validate_params(p.replace(walls=p.walls_after))
+    except ValueError as e:
+        raise ValueError(f"walls_after: {e}") from None
+    if int(p.change_at) < 0:
+        raise ValueError(f"change_at={p.change_at} must be >= 0 (env steps)")
+
+
+class ChangingMaze(GridWorld):
+    """A grid world whose walls change once: ``BlockingMaze-v0`` and
+    ``ShortcutMaze-v0`` (Sutton & Barto, examples 8.2 and 8.3).
+
+    A step from :class:`MazeState` ``state`` moves as :class:`GridWorld` does
+    with the walls ``params.walls`` while ``state.total < params.change_at``
+    and ``params.walls_after`` from then on. An agent standing where a wall
+    appears walks out of it as from any cell.
+
+    :meth:`model` is the exact model of the initial layout;
+    :meth:`model_after_change` that of the later one.
+    """
+
+    def __init__(self, preset: str = "BlockingMaze-v0"):
+        self._preset = preset
+
+    @property
+    def default_params(self) -> MazeParams:
+        return {
+            "BlockingMaze-v0": blocking_maze_params,
+            "ShortcutMaze-v0": shortcut_maze_params,
+        }[self._preset]()
+
+    def reset_env(self, key: jax.Array, params: MazeParams):
+        obs, state = super().reset_env(key, params)
+        return obs, MazeState(time=state.time, pos=state.pos, total=jnp.int32(0))
+
+    def step_env(self, key: jax.Array, state: MazeState, action, params: MazeParams):
+        after = params.replace(walls=params.walls_after)
+        s_old, _, r_old, term_old, _ = super().step_env(key, state, action, params)
+        s_new, _, r_new, term_new, _ = super().step_env(key, state, action, after)
+        changed = state.total >= params.change_at
+        s1 = jnp.where(changed, s_new, s_old)
+        reward = jnp.where(changed, r_new, r_old)
+        terminated = jnp.where(changed, term_new, term_old)
+        state = MazeState(time=state.time + 1, pos=s1, total=state.total + 1)
+        return s1, state, reward, terminated, {}
+
+    def step(self, key: jax.Array, state: MazeState, action, params=None):
+        """:meth:`TabularEnv.step`, with ``total`` kept across the auto-reset."""
+        obs, new, reward, terminated, truncated, info = super().step(
+            key, state, action, params
+        )
+        new = new.replace(total=state.total + 1)
+        return obs, new, reward, terminated, truncated, info
+
+    def model_after_change(self, params: MazeParams) -> TabularModel:
+        """The exact model of the layout after the change."""
+        return self.model(params.replace(walls=params.walls_after))

@@ -46,7 +46,39 @@ class TabularEnv(environment.Environment):
     Subclasses implement ``step_env``/``reset_env`` (gymnax 1.0: ``step_env``
     returns ``obs, state, reward, terminated, info``), ``num_states(params)``
     and ``model(params)``. Observations are ``int32`` state indices.
+
+    Every tabular env here starts deterministically (``reset_env`` ignores its
+    key; the model's ``start`` is one state), so :meth:`step` auto-resets
+    without gymnax's per-step split of a reset key: a subclass whose start is
+    random sets ``random_start = True`` and gets gymnax's step.
     """
+
+    random_start: bool = False
+
+    def step(self, key: jax.Array, state: Any, action: Any, params: Any = None):
+        """gymnax's ``step`` (auto-reset, ``info["final_observation"]``);
+        ``key`` goes to ``step_env`` whole when the start is deterministic."""
+        if self.random_start:
+            return super().step(key, state, action, params)
+        if params is None:
+            params = self.default_params
+        obs_st, state_st, reward, terminated, info = self.step_env(
+            key, state, action, params
+        )
+        truncated = self.is_truncated(state_st, params)
+        done = terminated | truncated
+        obs_re, state_re = self.reset_env(key, params)  # the key is not read
+        state = jax.tree.map(
+            lambda r, s: jax.lax.select(done, r, s), state_re, state_st
+        )
+        obs = jax.lax.select(done, obs_re, obs_st)
+        info = {
+            **info,
+            "terminated": terminated,
+            "truncated": truncated,
+            "final_observation": obs_st,
+        }
+        return obs, state, reward, terminated, truncated, info
 
     def num_states(self, params: Any) -> int:
         raise NotImplementedError

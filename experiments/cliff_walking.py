@@ -25,6 +25,9 @@ from jaxrl import parallel, stats  # noqa: E402
 from jaxrl.results import plots  # noqa: E402
 from jaxrl.tabular import control, dp  # noqa: E402
 
+# The book's episodes have no step limit; the env's default cap (1,000) is
+# lifted to one no episode here comes near, and the run counts any that hit it.
+MAX_STEPS = 1_000_000
 ALGORITHMS = {
     "Q-learning": "q_learning",
     "SARSA": "sarsa",
@@ -37,7 +40,7 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=500)
     args = p.parse_args()
     out = out_dir(args.out)
-    env, params = envs.make("CliffWalking-v0")
+    env, params = envs.make("CliffWalking-v0", max_steps_in_episode=MAX_STEPS)
     model = env.model(params)
     hparams = control.ControlHParams(alpha=0.5, epsilon=0.1, gamma=1.0)
     optimal = dp.value_iteration(model, 1.0)
@@ -51,6 +54,8 @@ def main() -> None:
             trainer, hparams, seed=args.seed, num_seeds=args.seeds, desc=label
         )
         ret = result.metrics["return"]  # [N, episodes]
+        ep_len = np.asarray(result.metrics["length"])
+        cut = int(np.asarray(result.metrics["truncated"]).sum())
         returns[label] = ret
         greedy = jax.vmap(control.greedy_policy)(result.state.q)
         path = jax.vmap(lambda pi: dp.greedy_path(model, pi, 100))(greedy)
@@ -73,7 +78,8 @@ def main() -> None:
             f"{label:<15} {mean:>12.1f} ({lo:.1f} .. {hi:.1f}){'':>8}"
             f"  optimal 13-step edge path in {edge:.0%} of runs, "
             f"mean length {lengths[reached].mean():.1f}, goal reached in "
-            f"{reached.mean():.0%}"
+            f"{reached.mean():.0%}; longest episode {ep_len.max():,} steps, "
+            f"{cut} truncated"
         )
         m, low, high = stats.mean_ci(ret)
         rows += [[label, i + 1, m[i], low[i], high[i]] for i in range(args.episodes)]

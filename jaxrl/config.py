@@ -48,11 +48,14 @@ def fields(obj_or_cls: Any) -> dict[str, Any]:
     return {f.name: getattr(obj_or_cls, f.name) for f in dataclasses.fields(obj_or_cls)}
 
 
-def _validate(hparams: Any) -> None:
+def _validate(hparams: Any, config: Any = None) -> None:
     # jaxrl.types imports JAX; this module stays JAX-free until a run resolves.
     from jaxrl.types import check_hparams
 
     check_hparams(hparams)
+    # A config may check what needs both (n-step's n against its window).
+    if config is not None and hasattr(config, "check_hparams"):
+        config.check_hparams(hparams)
 
 
 def resolve(
@@ -157,7 +160,7 @@ def resolve(
         env, env_params = envs.make(env_name, **env_over)
         config = spec.config_cls(**config_over)
         hparams = spec.hparams_cls(**hparam_over)
-        _validate(hparams)
+        _validate(hparams, config)
     except (ValueError, TypeError) as e:
         raise ConfigError(str(e)) from None
     return {
@@ -171,12 +174,15 @@ def resolve(
     }
 
 
-def expand_sweep(hparams: Any, sweep: Mapping[str, Sequence[Any]]) -> tuple[list, list]:
+def expand_sweep(
+    hparams: Any, sweep: Mapping[str, Sequence[Any]], config: Any = None
+) -> tuple[list, list]:
     """Every setting of a sweep grid: ``(settings, labels)``.
 
     ``settings[i]`` is ``hparams`` with the ``i``-th combination of the swept
     values (the last key varying fastest), each validated; ``labels[i]`` reads
-    ``"alpha=0.1, epsilon=0"``.
+    ``"alpha=0.1, epsilon=0"``. With ``config``, its ``check_hparams`` (if
+    any) checks each setting too.
 
     Raises:
         ConfigError: a combination is out of range.
@@ -187,7 +193,7 @@ def expand_sweep(hparams: Any, sweep: Mapping[str, Sequence[Any]]) -> tuple[list
     for combo in grid:
         hp = hparams.replace(**dict(zip(keys, combo, strict=True)))
         try:
-            _validate(hp)
+            _validate(hp, config)
         except ValueError as e:
             raise ConfigError(str(e)) from None
         settings.append(hp)

@@ -14,6 +14,7 @@ TABULAR = [
     ("GridWorld-v0", {"slip": 0.2}),
     ("CliffWalking-v0", {}),
     ("WindyGridworld-v0", {}),
+    ("DynaMaze-v0", {}),
     ("RandomWalk-v0", {}),
     ("RandomWalk-v0", {"n": 19, "left_reward": -1.0}),
 ]
@@ -88,7 +89,7 @@ def _reachable(model, start):
 
 
 @pytest.mark.parametrize(
-    "name", ["GridWorld-v0", "CliffWalking-v0", "WindyGridworld-v0"]
+    "name", ["GridWorld-v0", "CliffWalking-v0", "WindyGridworld-v0", "DynaMaze-v0"]
 )
 def test_goal_reachable_from_start(name):
     env, p = envs.make(name)

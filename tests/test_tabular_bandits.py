@@ -150,3 +150,21 @@ def test_bad_hyperparameters_and_config():
     walk, walk_params = envs.make("RandomWalk-v0")
     with pytest.raises(ValueError, match="not a bandit"):
         bandits.make_train(bandits.BanditConfig(), walk, walk_params)
+
+
+def test_gradient_baseline_convention_is_a_setting():
+    # H starts at 0 (uniform pi); the first pull leaves H at 0 either way
+    # (both baselines equal R_1). After the second pull, with A_2 the same
+    # under both (the same key, the same uniform pi):
+    #   excluding R_2: H = alpha (R_2 - R_1) (e_A2 - 1/k)
+    #   including R_2: H = alpha (R_2 - (R_1 + R_2) / 2) (e_A2 - 1/k),
+    # exactly half of it.
+    out = {}
+    for includes in (False, True):
+        config = bandits.GradientConfig(num_steps=2, baseline_includes_current=includes)
+        train = jax.jit(bandits.make_train(config, ENV, PARAMS))
+        out[includes] = np.asarray(
+            train(KEYS[0], bandits.BanditHParams(alpha=0.1)).state.h
+        )
+    assert np.abs(out[False]).max() > 0
+    np.testing.assert_allclose(out[True], out[False] / 2, rtol=1e-5, atol=1e-7)

@@ -1,6 +1,6 @@
 """The tabular chapter: bandits, dynamic programming, prediction and TD control.
 
-Sutton & Barto (2018), chapters 2 and 4-6. Modules:
+Sutton & Barto (2018), chapters 2, 4-8 and 12. Modules:
 
 * :mod:`~jaxrl.tabular.dp`: exact policy evaluation, value and policy
   iteration on an ``envs.TabularModel``.
@@ -9,8 +9,14 @@ Sutton & Barto (2018), chapters 2 and 4-6. Modules:
 * :mod:`~jaxrl.tabular.bandits`: epsilon-greedy, optimistic, UCB and gradient
   bandit agents on ``Bandit-v0``.
 * :mod:`~jaxrl.tabular.prediction`: first/every-visit MC, TD(0), batch TD(0)
-  and batch MC evaluation of a fixed policy.
-* :mod:`~jaxrl.tabular.control`: Q-learning, SARSA and Expected SARSA.
+  and batch MC, n-step TD, TD(lambda), true online TD(lambda) and the offline
+  lambda-return evaluation of a fixed policy.
+* :mod:`~jaxrl.tabular.multistep`: the n-step window and eligibility traces
+  as pure per-step updates (chapters 7 and 12).
+* :mod:`~jaxrl.tabular.control`: Q-learning, SARSA and Expected SARSA, n-step
+  SARSA and Expected SARSA, SARSA(lambda).
+* :mod:`~jaxrl.tabular.dyna`: Dyna-Q and Dyna-Q+, planning on a learned
+  deterministic model (chapter 8).
 
 Each runner module has ``make_train(config, env, env_params) -> Trainer``
 (prediction also takes ``policy``); importing this package registers them in
@@ -18,7 +24,7 @@ Each runner module has ``make_train(config, env, env_params) -> Trainer``
 """
 
 from jaxrl.registry import AlgoSpec, register
-from jaxrl.tabular import bandits, control, dp, policies, prediction
+from jaxrl.tabular import bandits, control, dp, dyna, policies, prediction
 from jaxrl.tabular.bandits import (
     BanditConfig,
     BanditHParams,
@@ -87,6 +93,7 @@ __all__ = [
     "batch_solve",
     "control",
     "dp",
+    "dyna",
     "episode_returns",
     "epsilon_greedy",
     "epsilon_greedy_probs",
@@ -198,6 +205,42 @@ _SPECS = [
         "RandomWalk-v0",
     ),
     (
+        "nstep_td",
+        "n-step TD prediction, the n-step window in the scan state (S&B 7.1)",
+        prediction.NStepTDConfig,
+        prediction.NStepHParams,
+        prediction.make_train,
+        "tabular",
+        "RandomWalk-v0",
+    ),
+    (
+        "td_lambda",
+        "TD(lambda) prediction, accumulating or replacing traces (S&B 12.2)",
+        prediction.TDLambdaConfig,
+        prediction.LambdaHParams,
+        prediction.make_train,
+        "tabular",
+        "RandomWalk-v0",
+    ),
+    (
+        "true_online_td_lambda",
+        "true online TD(lambda) prediction, dutch traces (S&B 12.5)",
+        prediction.TrueOnlineConfig,
+        prediction.LambdaHParams,
+        prediction.make_train,
+        "tabular",
+        "RandomWalk-v0",
+    ),
+    (
+        "offline_lambda_return",
+        "the offline lambda-return algorithm, updates after each episode (S&B 12.1)",
+        prediction.OfflineLambdaConfig,
+        prediction.LambdaHParams,
+        prediction.make_train,
+        "tabular",
+        "RandomWalk-v0",
+    ),
+    (
         "q_learning",
         "Q-learning, off-policy TD control with epsilon-greedy behaviour (S&B 6.5)",
         control.QLearningConfig,
@@ -223,6 +266,53 @@ _SPECS = [
         control.make_train,
         "tabular",
         "CliffWalking-v0",
+    ),
+    (
+        "nstep_sarsa",
+        "n-step SARSA, the n-step window in the scan state (S&B 7.2)",
+        control.NStepSarsaConfig,
+        control.NStepControlHParams,
+        control.make_train,
+        "tabular",
+        "WindyGridworld-v0",
+    ),
+    (
+        "nstep_expected_sarsa",
+        "n-step Expected SARSA (S&B 7.2, eq. 7.7)",
+        control.NStepExpectedSarsaConfig,
+        control.NStepControlHParams,
+        control.make_train,
+        "tabular",
+        "WindyGridworld-v0",
+    ),
+    (
+        "sarsa_lambda",
+        "SARSA(lambda), accumulating or replacing traces (S&B 12.7)",
+        control.SarsaLambdaConfig,
+        control.LambdaControlHParams,
+        control.make_train,
+        "tabular",
+        "WindyGridworld-v0",
+    ),
+    (
+        "dyna_q",
+        "Dyna-Q: Q-learning plus n planning updates a step from a learned "
+        "deterministic model (S&B 8.2)",
+        dyna.DynaQConfig,
+        dyna.DynaHParams,
+        dyna.make_train,
+        "tabular",
+        "DynaMaze-v0",
+    ),
+    (
+        "dyna_q_plus",
+        "Dyna-Q+: Dyna-Q with the exploration bonus kappa sqrt(tau) in planning "
+        "(S&B 8.3)",
+        dyna.DynaQPlusConfig,
+        dyna.DynaPlusHParams,
+        dyna.make_train,
+        "tabular",
+        "DynaMaze-v0",
     ),
 ]
 

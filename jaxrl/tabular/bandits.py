@@ -17,8 +17,10 @@ keys). The agents:
   counting as maximising.
 * **gradient bandit** (section 2.8, eq. 2.12): soft-max over preferences ``H``,
   ``H(a) <- H(a) + alpha (R - Rbar) (1[a = A] - pi(a))`` with the baseline
-  ``Rbar`` the average of the rewards before this one (``Rbar_1 = R_1``), or
-  ``0`` without a baseline.
+  ``Rbar`` the average of the rewards before this one (``Rbar_1 = R_1``; the
+  default, the book's text for eq. 2.12), or of the rewards up to and
+  including this one (``baseline_includes_current=True``, as some printings
+  and code read it), or ``0`` without a baseline.
 
 Metrics per pull: ``reward``, ``optimal`` (1 if the arm pulled was the best at
 that moment) and ``regret`` ``max_a q*(a) - q*(A)``; cumulative regret is
@@ -51,12 +53,15 @@ class BanditConfig:
         step_size: value-estimate step size of ``epsilon_greedy`` and ``ucb``:
             ``"sample_average"`` (``1/N(a)``) or ``"constant"`` (``alpha``).
         baseline: gradient bandit only: subtract the average reward.
+        baseline_includes_current: gradient bandit: the average includes the
+            reward just received (else only the rewards before it).
     """
 
     num_steps: int = 1000
     agent: str = "epsilon_greedy"
     step_size: str = "sample_average"
     baseline: bool = True
+    baseline_includes_current: bool = False
 
     def __post_init__(self):
         if not isinstance(self.num_steps, int | np.integer) or self.num_steps < 1:
@@ -248,7 +253,9 @@ def make_train(config: BanditConfig, env: Any, env_params: Any) -> Trainer:
         n = state.n.at[action].add(1.0)
         q, h = state.q, state.h
         if config.agent == "gradient":
-            if config.baseline:
+            if config.baseline and config.baseline_includes_current:
+                baseline = state.r_bar + (reward - state.r_bar) * (1.0 / t1)
+            elif config.baseline:
                 baseline = jnp.where(state.t == 0, reward, state.r_bar)
             else:
                 baseline = jnp.float32(0.0)

@@ -1,8 +1,10 @@
-"""Tabular TD control: Q-learning, SARSA and Expected SARSA.
+"""Tabular TD control: Q-learning, SARSA, Expected SARSA, their n-step
+versions and SARSA(lambda).
 
-Sutton & Barto (2018), sections 6.4-6.6. The behaviour policy is epsilon-greedy
+Sutton & Barto (2018), sections 6.4-6.6, 7.2 and 12.7. The behaviour policy is
+epsilon-greedy
 in the current ``Q`` with ties broken at random
-(:func:`~jaxrl.tabular.policies.epsilon_greedy`). After every step
+(:func:`~jaxrl.tabular.policies.epsilon_greedy_uniform`). After every step
 
 ``Q(S, A) <- Q(S, A) + alpha * delta``
 
@@ -14,12 +16,18 @@ with the TD error ``delta`` of :mod:`jaxrl.ops.value`:
 * **Expected SARSA** (eq. 6.9): ``R + gamma' sum_a pi(a|S') Q(S', a) - Q(S, A)``
   with ``pi`` the epsilon-greedy behaviour policy itself.
 
+**n-step SARSA**, **n-step Expected SARSA** (section 7.2) and **SARSA(lambda)**
+(12.7) use the window and traces of :mod:`~jaxrl.tabular.multistep`, in
+episode mode.
+
 ``gamma' = gamma * (1 - terminated)``: a terminated step does not bootstrap, a
 truncated one (the env's ``max_steps_in_episode``) bootstraps from the state
 it reached, ``info["final_observation"]``. One Trainer iteration is one
 episode, an inner ``lax.while_loop`` until terminated or truncated; the env
 auto-resets, so the next episode starts where the loop left off. Metrics per
-episode: ``return`` (the undiscounted sum of rewards) and ``length``.
+episode: ``return`` (the undiscounted sum of rewards), ``length`` and
+``truncated`` (cut by the cap, not terminated); step mode reports them per
+iteration (see :func:`make_train`).
 """
 
 import dataclasses
@@ -31,7 +39,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl.ops import value as value_ops
-from jaxrl.tabular import policies
+from jaxrl.tabular import multistep, policies
 from jaxrl.tabular.policies import greedy_policy
 from jaxrl.types import Trainer, hparam
 
@@ -41,14 +49,30 @@ __all__ = [
     "ControlHParams",
     "ControlState",
     "ExpectedSarsaConfig",
+    "LambdaControlHParams",
+    "NStepControlHParams",
+    "NStepExpectedSarsaConfig",
+    "NStepSarsaConfig",
     "QLearningConfig",
     "SarsaConfig",
+    "SarsaLambdaConfig",
     "greedy_policy",
     "make_train",
     "td_error",
 ]
 
-ALGORITHMS = ("q_learning", "sarsa", "expected_sarsa")
+ALGORITHMS = (
+    "q_learning",
+    "sarsa",
+    "expected_sarsa",
+    "nstep_sarsa",
+    "nstep_expected_sarsa",
+    "sarsa_lambda",
+)
+# Algorithms whose next action is chosen before the update (A' in the target).
+_ON_POLICY = ("sarsa", "nstep_sarsa", "sarsa_lambda")
+# Algorithms with per-episode memory (an n-step window, traces): episode mode.
+_MULTISTEP = ("nstep_sarsa", "nstep_expected_sarsa", "sarsa_lambda")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,15 +91,19 @@ class ControlConfig:
         num_steps: if > 0, environment steps per seed (step mode).
         steps_per_iteration: steps per iteration in step mode; must divide
             ``num_steps``.
+        max_n: n-step algorithms: the window's size, the largest ``n_step``.
+        trace: SARSA(lambda): ``"accumulating"`` or ``"replacing"`` traces.
     """
 
     num_episodes: int = 500
     algorithm: str = "q_learning"
     num_steps: int = 0
     steps_per_iteration: int = 1000
+    max_n: int = 32
+    trace: str = "accumulating"
 
     def __post_init__(self):
-        for name in ("num_episodes", "steps_per_iteration"):
+        for name in ("num_episodes", "steps_per_iteration", "max_n"):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < 1:
                 raise ValueError(f"{name}={value!r} must be an integer >= 1")
@@ -93,6 +121,20 @@ class ControlConfig:
             raise ValueError(
                 f"algorithm={self.algorithm!r} is unknown; allowed: {ALGORITHMS}"
             )
+        if self.num_steps and self.algorithm in _MULTISTEP:
+            raise ValueError(
+                f"{self.algorithm} runs in episodes (its window or traces end "
+                "with each episode); set num_steps=0 and num_episodes"
+            )
+        if self.trace not in multistep.TRACES:
+            raise ValueError(
+                f"trace={self.trace!r} is unknown; allowed: {multistep.TRACES}"
+            )
+
+    def check_hparams(self, hparams: Any) -> None:
+        """n-step's ``n_step`` is a whole number in ``[1, max_n]``."""
+        if self.algorithm.startswith("nstep"):
+            multistep.check_n_step(getattr(hparams, "n_step", None), self.max_n)
 
     @property
     def num_iterations(self) -> int:
@@ -120,6 +162,27 @@ class ExpectedSarsaConfig(ControlConfig):
     algorithm: str = "expected_sarsa"
 
 
+@dataclasses.dataclass(frozen=True)
+class NStepSarsaConfig(ControlConfig):
+    """n-step SARSA (section 7.2)."""
+
+    algorithm: str = "nstep_sarsa"
+
+
+@dataclasses.dataclass(frozen=True)
+class NStepExpectedSarsaConfig(ControlConfig):
+    """n-step Expected SARSA (section 7.2, eq. 7.7)."""
+
+    algorithm: str = "nstep_expected_sarsa"
+
+
+@dataclasses.dataclass(frozen=True)
+class SarsaLambdaConfig(ControlConfig):
+    """SARSA(lambda) (section 12.7)."""
+
+    algorithm: str = "sarsa_lambda"
+
+
 @struct.dataclass
 class ControlHParams:
     """Traced hyperparameters.
@@ -135,6 +198,21 @@ class ControlHParams:
     epsilon: float = hparam(0.1, "[0, 1]")
     gamma: float = hparam(0.99, "[0, 1]")
     initial_value: float = hparam(0.0, "(-inf, inf)")
+
+
+@struct.dataclass
+class NStepControlHParams(ControlHParams):
+    """n-step control: ``n_step`` (the book's ``n``), a whole number in
+    ``[1, max_n]``, traced (a sweep over it is one compiled call)."""
+
+    n_step: int = hparam(4, "[1, inf)")
+
+
+@struct.dataclass
+class LambdaControlHParams(ControlHParams):
+    """SARSA(lambda): ``lambda_`` in ``[0, 1]``."""
+
+    lambda_: float = hparam(0.9, "[0, 1]")
 
 
 @struct.dataclass
@@ -211,46 +289,70 @@ def _num_states(env: Any, env_params: Any) -> int:
 def make_train(config: ControlConfig, env: Any, env_params: Any) -> Trainer:
     """Build a tabular control run on ``env`` (integer observations).
 
+    Randomness: a step's action (and SARSA's next action) comes from uniforms
+    drawn with :func:`~jaxrl.tabular.policies.epsilon_greedy_uniform`; in step
+    mode all of an iteration's uniforms and env keys are drawn in two calls,
+    instead of a key split per step.
+
     Returns:
         A :class:`~jaxrl.types.Trainer` whose final state is a
         :class:`ControlState`. Episode mode: metrics ``return`` and ``length``
-        of each episode, ``[num_episodes]``. Step mode: per iteration the mean
-        ``return`` and ``length`` of the episodes that ended in it (NaN if
-        none) and their number, ``episodes``.
+        of each episode, ``[num_episodes]``, and ``truncated`` (the episode
+        hit the env's ``max_steps_in_episode`` without terminating). Step
+        mode: per iteration the
+        mean ``return`` and ``length`` of the episodes that ended in it (NaN
+        if none), their number ``episodes`` and how many of those were
+        ``truncated``.
     """
     num_states, num_actions = _num_states(env, env_params), env.num_actions
     algorithm = config.algorithm
+    on_policy = algorithm in _ON_POLICY
     max_steps = int(env_params.max_steps_in_episode)
 
-    def act(key: jax.Array, q: jax.Array, obs: jax.Array, hp) -> jax.Array:
-        return policies.epsilon_greedy(key, q[obs], hp.epsilon)
+    def act(u: jax.Array, q: jax.Array, obs: jax.Array, hp) -> jax.Array:
+        return policies.epsilon_greedy_uniform(u, q[obs], hp.epsilon)
 
-    def transition(keys, q, obs, action, env_state, hp):
-        """Act (unless SARSA already chose), step, update Q.
+    def env_step(step_key, u, q, obs, action, env_state, hp):
+        """Act (unless the next action was already chosen) and step.
 
-        ``keys`` holds three keys (acting, stepping, SARSA's next action).
-        Returns ``(q, obs1, a1, env_state, reward, done)`` where ``a1`` is
-        SARSA's next action, chosen at the state reached.
+        ``u`` holds two uniforms: acting, and the next action of an on-policy
+        algorithm, chosen at the state reached from the ``q`` that chose this
+        one, before the update (the pseudocode's order).
         """
-        act_key, step_key, next_key = keys
-        if algorithm != "sarsa":
-            action = act(act_key, q, obs, hp)
+        if not on_policy:
+            action = act(u[0], q, obs, hp)
         obs1, env_state, reward, terminated, truncated, info = env.step(
             step_key, env_state, action, env_params
         )
-        reward = reward.astype(jnp.float32)
         s1 = info["final_observation"]
+        a1 = act(u[1], q, s1, hp) if on_policy else action
+        return (
+            action,
+            obs1,
+            s1,
+            a1,
+            env_state,
+            reward.astype(jnp.float32),
+            (
+                terminated,
+                truncated,
+            ),
+        )
+
+    def one_step_update(q, obs, action, reward, terminated, s1, a1, hp):
         discount = hp.gamma * (1.0 - terminated.astype(jnp.float32))
-        # SARSA: A' ~ pi(.|S') from the Q that chose A, before the update
-        # (the pseudocode's order); it is the next action taken.
-        a1 = act(next_key, q, s1, hp) if algorithm == "sarsa" else action
         delta = td_error(
             algorithm, q, obs, action, reward, discount, s1, a1, hp.epsilon
         )
         # A set, not a scatter-add: the same fused multiply-add with or
         # without vmap, so batched runs equal unbatched ones bit for bit.
-        q = q.at[obs, action].set(q[obs, action] + hp.alpha * delta)
-        return q, obs1, a1, env_state, reward, terminated | truncated
+        return q.at[obs, action].set(q[obs, action] + hp.alpha * delta)
+
+    def bootstrap(q, s1, a1, hp):
+        """``Q(S', A')`` or the expected value under the behaviour policy."""
+        if algorithm == "nstep_expected_sarsa":
+            return jnp.dot(policies.epsilon_greedy_probs(q[s1], hp.epsilon), q[s1])
+        return q[s1, a1]
 
     def init(key: jax.Array, hparams: ControlHParams) -> ControlState:
         key, reset_key, act_key = jax.random.split(key, 3)
@@ -259,7 +361,7 @@ def make_train(config: ControlConfig, env: Any, env_params: Any) -> Trainer:
         return ControlState(
             q=q,
             obs=obs,
-            action=act(act_key, q, obs, hparams),
+            action=act(jax.random.uniform(act_key), q, obs, hparams),
             env_state=env_state,
             episode_return=jnp.float32(0.0),
             episode_length=jnp.int32(0),
@@ -267,56 +369,113 @@ def make_train(config: ControlConfig, env: Any, env_params: Any) -> Trainer:
             hparams=hparams,
         )
 
+    def memory_init():
+        if algorithm.startswith("nstep"):
+            return multistep.window_init(config.max_n)
+        if algorithm == "sarsa_lambda":
+            return jnp.zeros((num_states, num_actions), jnp.float32)
+        return None
+
+    def learn(q, mem, obs, action, reward, terminated, s1, a1, hp):
+        """The algorithm's update after one step: ``(q, mem)``."""
+        live = 1.0 - terminated.astype(jnp.float32)
+        if algorithm.startswith("nstep"):
+            mem = multistep.window_push(mem, obs, action, reward)
+            boot = live * bootstrap(q, s1, a1, hp)
+            q = multistep.nstep_q_step(q, mem, hp.n_step, hp.gamma, hp.alpha, boot)
+            return q, mem
+        if algorithm == "sarsa_lambda":
+            return multistep.sarsa_lambda_step(
+                q,
+                mem,
+                obs,
+                action,
+                reward,
+                q[s1, a1],
+                hp.gamma * live,
+                hp.gamma,
+                hp.lambda_,
+                hp.alpha,
+                config.trace,
+            )
+        return one_step_update(q, obs, action, reward, terminated, s1, a1, hp), mem
+
     def episode(state: ControlState) -> tuple[ControlState, dict[str, jax.Array]]:
         hp = state.hparams
         key, episode_key, first_key = jax.random.split(state.key, 3)
-        a0 = act(first_key, state.q, state.obs, hp)
+        a0 = act(jax.random.uniform(first_key), state.q, state.obs, hp)
 
         def cond(carry):
             *_, t, done, _ = carry
             return (~done) & (t < max_steps)
 
         def body(carry):
-            key, q, obs, action, env_state, t, _, ret = carry
-            key, *step_keys = jax.random.split(key, 4)
-            q, obs, action, env_state, reward, done = transition(
-                step_keys, q, obs, action, env_state, hp
+            key, q, mem, obs, action, env_state, last, t, _, ret = carry
+            key, step_key, u_key = jax.random.split(key, 3)
+            u = jax.random.uniform(u_key, (2,))
+            action, obs1, s1, a1, env_state, reward, (term, trunc) = env_step(
+                step_key, u, q, obs, action, env_state, hp
             )
-            return key, q, obs, action, env_state, t + 1, done, ret + reward
+            q, mem = learn(q, mem, obs, action, reward, term, s1, a1, hp)
+            last = (s1, a1, term, trunc)
+            done = term | trunc
+            return key, q, mem, obs1, a1, env_state, last, t + 1, done, ret + reward
 
+        last0 = (state.obs, a0, jnp.bool_(False), jnp.bool_(False))
         carry0 = (
             episode_key,
             state.q,
+            memory_init(),
             state.obs,
             a0,
             state.env_state,
+            last0,
             jnp.int32(0),
             jnp.bool_(False),
             jnp.float32(0.0),
         )
-        _, q, obs, _, env_state, length, _, ret = jax.lax.while_loop(cond, body, carry0)
+        carry = jax.lax.while_loop(cond, body, carry0)
+        _, q, mem, obs, _, env_state, last, length, _, ret = carry
+        s_end, a_end, term_end, trunc_end = last
+        if algorithm.startswith("nstep"):
+            live = 1.0 - term_end.astype(jnp.float32)
+            q = multistep.nstep_flush(
+                q,
+                mem,
+                hp.n_step,
+                hp.gamma,
+                hp.alpha,
+                lambda table: live * bootstrap(table, s_end, a_end, hp),
+            )
         state = state.replace(q=q, obs=obs, env_state=env_state, key=key)
-        return state, {"return": ret, "length": length}
+        # Truncated: cut by the cap without terminating (as step mode counts).
+        truncated = trunc_end & ~term_end
+        return state, {"return": ret, "length": length, "truncated": truncated}
 
     def steps(state: ControlState) -> tuple[ControlState, dict[str, jax.Array]]:
         hp = state.hparams
-        key, steps_key = jax.random.split(state.key)
+        key, keys_key, u_key = jax.random.split(state.key, 3)
 
-        def body(carry, keys):
-            q, obs, action, env_state, ret, length, ended, ret_sum, len_sum = carry
-            restart_key = keys[3]
-            q, obs, action, env_state, reward, done = transition(
-                keys[:3], q, obs, action, env_state, hp
+        def body(carry, xs):
+            q, obs, action, env_state, ret, length, ended, cut, ret_sum, len_sum = carry
+            step_key, u = xs
+            action, obs1, s1, a1, env_state, reward, (term, trunc) = env_step(
+                step_key, u, q, obs, action, env_state, hp
             )
-            if algorithm == "sarsa":
-                # After a reset SARSA's next action belongs to the new start.
-                action = jnp.where(done, act(restart_key, q, obs, hp), action)
+            q = one_step_update(q, obs, action, reward, term, s1, a1, hp)
+            obs = obs1
+            done = term | trunc
+            action = a1
+            if on_policy:
+                # After a reset the next action belongs to the new start.
+                action = jnp.where(done, act(u[2], q, obs, hp), action)
             ret, length = ret + reward, length + 1
             ended = ended + done
+            cut = cut + (trunc & ~term)
             ret_sum = ret_sum + jnp.where(done, ret, 0.0)
             len_sum = len_sum + jnp.where(done, length, 0)
             ret, length = jnp.where(done, 0.0, ret), jnp.where(done, 0, length)
-            return (
+            carry = (
                 q,
                 obs,
                 action,
@@ -324,9 +483,11 @@ def make_train(config: ControlConfig, env: Any, env_params: Any) -> Trainer:
                 ret,
                 length,
                 ended,
+                cut,
                 ret_sum,
                 len_sum,
-            ), None
+            )
+            return carry, None
 
         carry0 = (
             state.q,
@@ -336,12 +497,14 @@ def make_train(config: ControlConfig, env: Any, env_params: Any) -> Trainer:
             state.episode_return,
             state.episode_length,
             jnp.int32(0),
+            jnp.int32(0),
             jnp.float32(0.0),
             jnp.int32(0),
         )
-        step_keys = jax.random.split(steps_key, (config.steps_per_iteration, 4))
-        carry, _ = jax.lax.scan(body, carry0, step_keys)
-        q, obs, action, env_state, ret, length, ended, ret_sum, len_sum = carry
+        n = config.steps_per_iteration
+        xs = (jax.random.split(keys_key, n), jax.random.uniform(u_key, (n, 3)))
+        carry, _ = jax.lax.scan(body, carry0, xs)
+        q, obs, action, env_state, ret, length, ended, cut, ret_sum, len_sum = carry
         state = state.replace(
             q=q,
             obs=obs,
@@ -351,11 +514,12 @@ def make_train(config: ControlConfig, env: Any, env_params: Any) -> Trainer:
             episode_length=length,
             key=key,
         )
-        n = jnp.maximum(ended, 1)
+        count = jnp.maximum(ended, 1)
         return state, {
-            "return": jnp.where(ended > 0, ret_sum / n, jnp.nan),
-            "length": jnp.where(ended > 0, len_sum / n, jnp.nan),
+            "return": jnp.where(ended > 0, ret_sum / count, jnp.nan),
+            "length": jnp.where(ended > 0, len_sum / count, jnp.nan),
             "episodes": ended,
+            "truncated": cut,
         }
 
     update = steps if config.num_steps else episode

@@ -69,14 +69,25 @@ def softmax_probs(h: ArrayLike, temperature: ArrayLike = 1.0) -> jax.Array:
 def sample(key: jax.Array, probs: ArrayLike) -> jax.Array:
     """Sample an action index from probabilities ``[A]``; returns int32 ``[]``.
 
-    Inverse-CDF sampling from one uniform draw: the first ``a`` whose cumulative
-    probability exceeds ``u * sum(probs)``. One draw per action instead of the
-    ``A`` of Gumbel-max keeps the per-step cost of the tabular loops low; an
-    action of probability 0 is never returned.
+    Inverse-CDF sampling from one uniform draw (:func:`sample_uniform`). One
+    draw per action instead of the ``A`` of Gumbel-max keeps the per-step cost
+    of the tabular loops low; an action of probability 0 is never returned.
+    """
+    probs = jnp.asarray(probs)
+    return sample_uniform(jax.random.uniform(key, dtype=probs.dtype), probs)
+
+
+def sample_uniform(u: ArrayLike, probs: ArrayLike) -> jax.Array:
+    """The action that a uniform draw ``u`` in ``[0, 1)`` picks from ``probs``.
+
+    The first ``a`` whose cumulative probability exceeds ``u * sum(probs)``
+    (inverse CDF), int32 ``[]``. Loops that draw all of an iteration's uniforms
+    in one call (``jax.random.uniform(key, (steps, k))``) pass them here,
+    instead of splitting a key per step.
     """
     probs = jnp.asarray(probs)
     cdf = jnp.cumsum(probs)
-    u = jax.random.uniform(key, dtype=cdf.dtype) * cdf[-1]
+    u = jnp.asarray(u, cdf.dtype) * cdf[-1]
     # Count the actions whose cumulative mass is <= u; skip zero-mass actions
     # at the end (cdf equal to the total) so rounding cannot pick them.
     a = jnp.sum(cdf <= u)
@@ -98,6 +109,12 @@ def epsilon_greedy(key: jax.Array, q: ArrayLike, epsilon: ArrayLike) -> jax.Arra
         epsilon: exploration probability in ``[0, 1]``.
     """
     return sample(key, epsilon_greedy_probs(q, epsilon))
+
+
+def epsilon_greedy_uniform(u: ArrayLike, q: ArrayLike, epsilon: ArrayLike) -> jax.Array:
+    """The epsilon-greedy action (random tie-breaking) that a uniform draw
+    ``u`` in ``[0, 1)`` picks (:func:`sample_uniform`); int32 ``[]``."""
+    return sample_uniform(u, epsilon_greedy_probs(q, epsilon))
 
 
 def softmax(key: jax.Array, h: ArrayLike, temperature: ArrayLike = 1.0) -> jax.Array:

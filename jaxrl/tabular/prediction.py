@@ -1,7 +1,9 @@
-"""Tabular prediction: Monte Carlo, TD(0) and their batch versions.
+"""Tabular prediction: Monte Carlo, TD(0), their batch versions, n-step TD and
+TD(lambda).
 
 Evaluates a fixed policy ``pi[S, A]`` (the uniform random policy unless one
-is given) on a tabular environment (Sutton & Barto 2018, sections 5.1, 6.1-6.3):
+is given) on a tabular environment (Sutton & Barto 2018, sections 5.1,
+6.1-6.3, 7.1, 12.1-12.5):
 
 * **Monte Carlo** (section 5.1; constant-alpha MC, eq. 6.1): after an
   episode, walk it backwards accumulating ``G_t = r_t + gamma G_{t+1}`` and
@@ -14,6 +16,11 @@ is given) on a tabular environment (Sutton & Barto 2018, sections 5.1, 6.1-6.3):
   present all transitions seen so far again and again, summing the
   increments ``alpha * delta`` of a whole sweep and applying them once per
   sweep, until the largest summed increment is at most ``batch_tol``.
+* **n-step TD** (section 7.1), **TD(lambda)** with accumulating or replacing
+  traces (12.2), **true online TD(lambda)** (12.5) and the **offline
+  lambda-return algorithm** (12.1): the per-step updates of
+  :mod:`~jaxrl.tabular.multistep`, with ``n_step`` and ``lambda_`` traced
+  hyperparameters (:class:`NStepHParams`, :class:`LambdaHParams`).
 
 Batch data is kept as sufficient statistics in arrays allocated once (no
 buffer grows): for a tabular ``V`` the sum of one sweep's TD increments at
@@ -53,10 +60,21 @@ import numpy as np
 from flax import struct
 
 from jaxrl.ops.value import td_learning
-from jaxrl.tabular import dp, policies
+from jaxrl.tabular import dp, multistep, policies
 from jaxrl.types import Trainer, hparam
 
-METHODS = ("td0", "mc", "batch_td", "batch_mc")
+# Masked steps per while-loop step of the episode loop of the buffer methods.
+_BLOCK = 32
+METHODS = (
+    "td0",
+    "mc",
+    "batch_td",
+    "batch_mc",
+    "nstep_td",
+    "td_lambda",
+    "true_online",
+    "offline_lambda",
+)
 STEP_SIZES = ("constant", "sample_average")
 
 
@@ -74,6 +92,9 @@ class PredictionConfig:
         batch_tol: batch methods: stop sweeping once the largest increment
             of a sweep is at most this.
         batch_max_sweeps: batch methods: most sweeps after one episode.
+        max_n: n-step TD: the window's size, the largest ``n`` a run (or a
+            sweep over ``n``) may use; the per-step cost grows with it.
+        trace: TD(lambda): ``"accumulating"`` or ``"replacing"`` traces.
     """
 
     num_episodes: int = 100
@@ -82,9 +103,11 @@ class PredictionConfig:
     step_size: str = "constant"
     batch_tol: float = 1e-6
     batch_max_sweeps: int = 100_000
+    max_n: int = 32
+    trace: str = "accumulating"
 
     def __post_init__(self):
-        for name in ("num_episodes", "batch_max_sweeps"):
+        for name in ("num_episodes", "batch_max_sweeps", "max_n"):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < 1:
                 raise ValueError(f"{name}={value!r} must be an integer >= 1")
@@ -101,6 +124,21 @@ class PredictionConfig:
             )
         if not self.batch_tol > 0:
             raise ValueError(f"batch_tol={self.batch_tol!r} must be > 0")
+        if self.trace not in multistep.TRACES:
+            raise ValueError(
+                f"trace={self.trace!r} is unknown; allowed: {multistep.TRACES}"
+            )
+        if self.method not in ("td0", "mc") and self.step_size != "constant":
+            raise ValueError(
+                f"method={self.method!r} needs step_size='constant'; "
+                "sample averages are for td0 and mc"
+            )
+
+    def check_hparams(self, hparams: Any) -> None:
+        """Checks that need both: n-step's ``n_step`` is a whole number that
+        fits the window (``1 <= n_step <= max_n``). Called at the edge."""
+        if self.method == "nstep_td":
+            multistep.check_n_step(getattr(hparams, "n_step", None), self.max_n)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +171,34 @@ class BatchMCConfig(PredictionConfig):
     first_visit: bool = False
 
 
+@dataclasses.dataclass(frozen=True)
+class NStepTDConfig(PredictionConfig):
+    """n-step TD prediction (section 7.1)."""
+
+    method: str = "nstep_td"
+
+
+@dataclasses.dataclass(frozen=True)
+class TDLambdaConfig(PredictionConfig):
+    """TD(lambda) with accumulating or replacing traces (section 12.2)."""
+
+    method: str = "td_lambda"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrueOnlineConfig(PredictionConfig):
+    """True online TD(lambda) (section 12.5)."""
+
+    method: str = "true_online"
+
+
+@dataclasses.dataclass(frozen=True)
+class OfflineLambdaConfig(PredictionConfig):
+    """The offline lambda-return algorithm (section 12.1)."""
+
+    method: str = "offline_lambda"
+
+
 @struct.dataclass
 class PredictionHParams:
     """Traced hyperparameters.
@@ -147,6 +213,22 @@ class PredictionHParams:
     alpha: float = hparam(0.1, "(0, 1]")
     gamma: float = hparam(1.0, "[0, 1]")
     initial_value: float = hparam(0.5, "(-inf, inf)")
+
+
+@struct.dataclass
+class NStepHParams(PredictionHParams):
+    """n-step TD: ``n_step``, the book's ``n``, a whole number in ``[1,
+    max_n]`` (traced: a sweep over it is one compiled call). Not ``n``: that
+    is the random walk's number of states."""
+
+    n_step: int = hparam(4, "[1, inf)")
+
+
+@struct.dataclass
+class LambdaHParams(PredictionHParams):
+    """Traces and lambda-returns: ``lambda_`` in ``[0, 1]``."""
+
+    lambda_: float = hparam(0.9, "[0, 1]")
 
 
 @struct.dataclass
@@ -473,19 +555,40 @@ def make_train(
 
     def on_step(acc, t, s, a, r, s1, terminated, hp):
         """Fold one transition into the per-episode accumulator."""
+        live = 1.0 - terminated.astype(jnp.float32)
+        discount = hp.gamma * live
         if method == "td0":
             v, n = acc
-            discount = hp.gamma * (1.0 - terminated.astype(jnp.float32))
             return td0_update(v, n, s, r, s1, discount, hp.alpha, sample_average)
         if method == "batch_td":
             return add_transition(acc, s, r, s1, terminated)
-        ep = acc  # MC methods: record the step in the episode buffer
+        if method == "nstep_td":
+            v, w, _, _ = acc
+            w = multistep.window_push(w, s, a, r)
+            v = multistep.nstep_td_step(
+                v, w, hp.n_step, hp.gamma, hp.alpha, live * v[s1]
+            )
+            return v, w, s1, live
+        if method == "td_lambda":
+            v, z = acc
+            return multistep.td_lambda_step(
+                v, z, s, r, s1, discount, hp.gamma, hp.lambda_, hp.alpha, config.trace
+            )
+        if method == "true_online":
+            v, c = acc
+            return multistep.true_online_step(
+                v, c, s, r, s1, discount, hp.gamma, hp.lambda_, hp.alpha
+            )
+        ep = acc  # MC methods, offline lambda: record the step in the buffer
+        # mode="drop": a masked step (one after the episode ended, see the
+        # scan in update) writes past the episode's length, or nowhere once
+        # the buffer is full; nothing reads past the length.
         return ep._replace(
-            obs=ep.obs.at[t].set(s),
-            action=ep.action.at[t].set(a),
-            reward=ep.reward.at[t].set(r),
-            next_obs=ep.next_obs.at[t].set(s1),
-            terminated=ep.terminated.at[t].set(terminated),
+            obs=ep.obs.at[t].set(s, mode="drop"),
+            action=ep.action.at[t].set(a, mode="drop"),
+            reward=ep.reward.at[t].set(r, mode="drop"),
+            next_obs=ep.next_obs.at[t].set(s1, mode="drop"),
+            terminated=ep.terminated.at[t].set(terminated, mode="drop"),
             length=t + 1,
         )
 
@@ -496,6 +599,14 @@ def make_train(
             acc0 = (state.v, state.n)
         elif method == "batch_td":
             acc0 = state.stats
+        elif method == "nstep_td":
+            window = multistep.window_init(config.max_n)
+            acc0 = (state.v, window, state.obs, jnp.float32(1.0))
+        elif method == "td_lambda":
+            acc0 = (state.v, jnp.zeros(num_states, jnp.float32))
+        elif method == "true_online":
+            zeros = jnp.zeros(num_states, jnp.float32)
+            acc0 = (state.v, multistep.TrueOnlineState(z=zeros, v_old=jnp.float32(0)))
         else:
             acc0 = Episode(
                 obs=jnp.zeros(max_steps, jnp.int32),
@@ -532,7 +643,33 @@ def make_train(
             jnp.float32(0.0),
             acc0,
         )
-        _, obs, env_state, length, _, ret, acc = jax.lax.while_loop(cond, body, carry0)
+        if method in ("mc", "batch_mc", "offline_lambda"):
+            # The episode lives in [max_steps] buffers, and under vmap a while
+            # loop selects (copies) its whole carry at every step, buffers
+            # included. Here each while step is a scan of BLOCK masked steps,
+            # so the copy happens once per BLOCK steps; a step after the
+            # episode ended changes nothing, so each seed computes what a
+            # step-by-step loop computes (at most BLOCK - 1 idle steps).
+            def masked(carry, _=None):
+                new = body(carry)
+                active = cond(carry)
+                keep = [
+                    jax.tree.map(lambda n, o: jnp.where(active, n, o), n, o)
+                    for n, o in zip(new[:-1], carry[:-1], strict=True)
+                ]
+                acc = new[-1]._replace(
+                    length=jnp.where(active, new[-1].length, carry[-1].length)
+                )
+                return (*keep, acc), None
+
+            def block(carry):
+                return jax.lax.scan(masked, carry, None, length=block_len)[0]
+
+            block_len = min(_BLOCK, max_steps)
+            carry = jax.lax.while_loop(cond, block, carry0)
+        else:
+            carry = jax.lax.while_loop(cond, body, carry0)
+        _, obs, env_state, length, _, ret, acc = carry
 
         v, n, stats = state.v, state.n, state.stats
         metrics = {}
@@ -544,6 +681,30 @@ def make_train(
             )
         elif method == "batch_td":
             stats = acc
+        elif method == "nstep_td":
+            v, window, last_obs, live_end = acc
+            v = multistep.nstep_flush(
+                v,
+                window,
+                hp.n_step,
+                hp.gamma,
+                hp.alpha,
+                lambda table: live_end * table[last_obs],
+            )
+        elif method in ("td_lambda", "true_online"):
+            v = acc[0]
+        elif method == "offline_lambda":
+            v = multistep.offline_lambda_update(
+                v,
+                acc.obs,
+                acc.reward,
+                acc.next_obs,
+                acc.terminated,
+                acc.length,
+                hp.gamma,
+                hp.lambda_,
+                hp.alpha,
+            )
         else:  # batch_mc
             g = episode_returns(acc, v, hp.gamma)
             if config.first_visit:
