@@ -49,7 +49,7 @@ def real_episode(key, r, params, steps: int):
             model, actor, params, act_key, (state, a_in), obs, mode=True
         )
         nxt, env_state, reward, terminated, truncated, _ = env.step(
-            env_key, env_state, action, env_params
+            env_key, env_state, dreamer.env_action(action, env, env_params), env_params
         )
         a_in = model.apply(params["model"], action, method=wm.WorldModel.action_input)
         done = jnp.logical_or(terminated, truncated)

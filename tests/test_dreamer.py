@@ -290,3 +290,14 @@ def test_continuous_actions_run_on_pendulum_within_the_bounds():
     actions = np.asarray(out.state.buffer.data["action"])
     assert actions.shape[-1] == 1 and np.abs(actions).max() <= 1.0
     assert np.abs(actions).max() > 0.5
+
+
+def test_env_action_maps_model_actions_onto_the_bounds():
+    # Pendulum's torque lies in [-2, 2]: a = 0.5 -> -2 + 1.5 / 2 * 4 = 1.0;
+    # a = 1.5 is past the model's range and clips to 2.0. Discrete actions
+    # pass through.
+    env, params = envs.make("Pendulum-v1")
+    got = dreamer.env_action(jnp.array([[0.5], [1.5], [-1.0]]), env, params)
+    np.testing.assert_allclose(np.asarray(got), [[1.0], [2.0], [-2.0]])
+    cart, cart_params = envs.make("CartPole-v1")
+    assert int(dreamer.env_action(jnp.int32(1), cart, cart_params)) == 1

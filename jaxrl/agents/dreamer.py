@@ -272,6 +272,20 @@ def _spaces(env: Any, env_params: Any):
     )
 
 
+def env_action(action: jax.Array, env: Any, env_params: Any) -> jax.Array:
+    """The action the env takes for a model action: discrete ones as they
+    are; continuous ones, in ``[-1, 1]`` per dimension, mapped linearly onto
+    the env's bounds (clipped there) and reshaped to its action shape."""
+    discrete, _, bounds = _spaces(env, env_params)
+    if discrete:
+        return action
+    low, high, shape = bounds
+    low = jnp.broadcast_to(low, action.shape)
+    high = jnp.broadcast_to(high, action.shape)
+    scaled = low + (action + 1.0) * 0.5 * (high - low)
+    return jnp.clip(scaled, low, high).reshape(action.shape[:-1] + shape)
+
+
 def policy(actor: Actor, actor_params, key, feat, mode: bool = False):
     """An action (as stored and as the model takes it) from model features:
     a sample, or with ``mode`` the greedy action (argmax, or the mean)."""
@@ -341,7 +355,7 @@ def make_train(config: DreamerConfig, env: Any, env_params: Any) -> Trainer:
         ``kl``), ``ac_loss``, ``actor_loss``, ``critic_loss``, ``entropy``,
         ``imagined_return`` and ``return_scale``.
     """
-    discrete, action_dim, bounds = _spaces(env, env_params)
+    discrete, action_dim, _ = _spaces(env, env_params)
     size = wm.SIZES[config.size]
     obs_space = env.observation_space(env_params)
     obs_shape = tuple(obs_space.shape)
@@ -393,13 +407,7 @@ def make_train(config: DreamerConfig, env: Any, env_params: Any) -> Trainer:
         return None, entropy
 
     def to_env(action):
-        if discrete:
-            return action
-        low, high, shape = bounds
-        low = jnp.broadcast_to(low, action.shape)
-        high = jnp.broadcast_to(high, action.shape)
-        scaled = low + (action + 1.0) * 0.5 * (high - low)
-        return jnp.clip(scaled, low, high).reshape(action.shape[:-1] + shape)
+        return env_action(action, env, env_params)
 
     def initial_actor_state(batch_shape):
         a_in = jnp.zeros(tuple(batch_shape) + (action_dim,), jnp.float32)
