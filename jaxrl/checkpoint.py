@@ -21,6 +21,11 @@ temporary folders of killed saves on the next start. Saves are asynchronous:
 and the files are written while the next chunk runs (the state may then be
 donated to the next compiled call).
 
+In a multi-process run every process calls the same methods on one shared
+folder (a network file system across hosts): each writes the shards of the
+state on its own devices, and orbax synchronises the processes and has
+process 0 write the metrics and ``meta``.
+
 Typed PRNG key arrays (``jax.random.key``) are saved with their
 implementation by orbax-checkpoint's own key support (0.12) and restored bit
 for bit; the tests check it.
@@ -386,15 +391,25 @@ class Checkpointer:
         )
 
     def _move_aside(self, step: int) -> Path:
-        """Move step ``step``'s folder to ``<directory>-unreadable/``."""
+        """Move step ``step``'s folder to ``<directory>-unreadable/``.
+
+        In a multi-process run (one shared folder) process 0 moves it and the
+        others wait for it to be done."""
+        import jax
+
         aside_dir = self.directory.with_name(self.directory.name + "-unreadable")
-        aside_dir.mkdir(parents=True, exist_ok=True)
         target = aside_dir / str(step)
         i = 1
         while target.exists():
             i += 1
             target = aside_dir / f"{step}-{i}"
-        (self.directory / str(step)).rename(target)
+        if jax.process_index() == 0:
+            aside_dir.mkdir(parents=True, exist_ok=True)
+            (self.directory / str(step)).rename(target)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices(f"jaxrl: moved aside step {step}")
         self._manager.reload()
         return target
 

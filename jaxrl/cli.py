@@ -14,6 +14,11 @@ folder, bit for bit, that an uninterrupted run writes. A checkpoint that
 cannot be read is moved to ``DIR/checkpoints-unreadable/`` and the run
 resumes from the one before it.
 
+``--coordinator HOST:PORT --num-processes N --process-id I`` (or ``srun`` /
+``mpirun`` with several tasks) runs one run over several processes
+(:mod:`jaxrl.distributed`): the seeds span every device of every process and
+process 0 alone prints and writes the run folder (``--out``, shared).
+
 Nothing is overwritten by accident: an ``--out`` that exists and is not empty
 is refused unless ``--overwrite`` is given, and that replaces only a run
 folder of ``jaxrl train``. After every chunk the losses and the state are
@@ -21,11 +26,18 @@ checked: a NaN or infinite parameter, or a loss at or past
 ``--divergence-threshold`` in magnitude, stops the run with a message naming
 the metric and the iteration, and the folder keeps the metrics up to there.
 
+``config.json`` records the run's provenance (command, package versions, git
+commit, devices, processes: :mod:`jaxrl.results.provenance`); ``jaxrl
+reproduce RUN_DIR --out NEW`` trains again from ``RUN_DIR/run_args.json`` and
+compares the metrics bit for bit (:mod:`jaxrl.results.reproduce`). ``--log
+tensorboard|wandb`` also writes each chunk's seed-mean metrics there
+(:mod:`jaxrl.results.loggers`).
+
 The command line is checked before JAX is imported, so a mistyped flag,
 setting or name is answered at once. Exit status: 0 done, 2 usage error
 (a folder that cannot be written before training starts included), 3 the
 run stopped (it diverged, or its results could not be written), 130
-interrupted.
+interrupted; ``jaxrl reproduce`` exits 1 when the metrics differ.
 """
 
 import argparse
@@ -254,6 +266,22 @@ def _check_command_line(args: argparse.Namespace) -> argparse.Namespace:
             f"--divergence-threshold {args.divergence_threshold} must be > 0 "
             "(inf checks for NaN and inf only)"
         )
+    from jaxrl import distributed
+
+    try:
+        processes = distributed.check(
+            getattr(args, "coordinator", None),
+            getattr(args, "num_processes", None),
+            getattr(args, "process_id", None),
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if processes is not None and args.out is None:
+        raise UsageError(
+            "a multi-process run needs --out DIR, one folder that every process "
+            "sees (a shared file system across hosts)"
+        )
+    args = argparse.Namespace(**{**vars(args), "processes": processes})
     _parse_assignments(args.set, "--set")  # syntax first, then the preset
     args = _expand_preset(args)
     try:
@@ -265,14 +293,24 @@ def _check_command_line(args: argparse.Namespace) -> argparse.Namespace:
     args = argparse.Namespace(**{**vars(args), "settings": settings, "sweeps": sweeps})
     if args.out is not None:
         _check_out(Path(args.out), args)
-    return args
+    log_names = []
+    if getattr(args, "log", None):  # last: importing the loggers imports SciPy
+        from jaxrl.results import loggers
+
+        try:  # names, and their packages (found, not imported)
+            log_names = loggers.parse_names(args.log)
+            loggers.check_available(log_names)
+        except loggers.LoggerError as e:
+            raise UsageError(str(e)) from None
+    return argparse.Namespace(**{**vars(args), "log": log_names})
 
 
 # What a run folder of `jaxrl train` holds: --overwrite deletes a folder only
 # when everything in it is one of these.
 _RUN_FILES = re.compile(
     r"^(run_args\.json|\.run_args\.json\.tmp|config\.json|metrics\.(csv|npz)"
-    r"|summary\.(json|csv)|curves\.png|values\.png|checkpoints(-unreadable)?)$"
+    r"|summary\.(json|csv)|curves\.png|values\.png|checkpoints(-unreadable)?"
+    r"|tensorboard|wandb)$"
 )
 
 
@@ -339,23 +377,40 @@ def train(args: argparse.Namespace) -> Path:
     import jax
 
     from jaxrl import config as jaxrl_config
-    from jaxrl import parallel
+    from jaxrl import distributed, parallel
     from jaxrl.checkpoint import (
         CheckpointError,
         FingerprintMismatchError,
         latest_step,
     )
-    from jaxrl.results import to_jsonable
+    from jaxrl.results import provenance, to_jsonable
 
+    try:  # before JAX touches a device; a no-op for one process
+        distributed.initialize(getattr(args, "processes", None))
+    except RuntimeError as e:
+        raise UsageError(str(e)) from None
+    primary = jax.process_index() == 0  # writes the run folder and prints
+    try:  # refused before anything is written
+        parallel.seed_mesh(args.seeds)
+    except parallel.DeviceCountError as e:
+        raise UsageError(str(e)) from None
     r = resolve(args.algo, args.env, args.settings, args.sweeps)
     spec, config, hparams = r["spec"], r["config"], r["hparams"]
     if r["env_name"].startswith("envpool:"):
+        if jax.process_count() > 1:
+            raise UsageError(
+                f"{r['env_name']}: EnvPool runs take one process (the seeds share "
+                "its pool); drop --coordinator/--num-processes, or run one "
+                "process per host with its own --seed and --out"
+            )
         _check_envpool_run(args, r)
     labels = None
     run_hparams = hparams
     if r["sweep"]:
         try:
-            settings, labels = jaxrl_config.expand_sweep(hparams, r["sweep"])
+            settings, labels = jaxrl_config.expand_sweep(
+                hparams, r["sweep"], r["config"]
+            )
         except jaxrl_config.ConfigError as e:
             raise UsageError(str(e)) from None
         run_hparams = parallel.stack(settings)
@@ -366,20 +421,26 @@ def train(args: argparse.Namespace) -> Path:
         raise UsageError(str(e)) from None
     checkpoints = None if args.no_checkpoint else out / CHECKPOINTS
     try:
-        if args.overwrite and out.exists():
+        if primary and args.overwrite and out.exists():
             shutil.rmtree(out)
-        if not resuming:
+        if primary and not resuming:
             _write_run_args(out, args, r["env_name"])
     except OSError as e:
         raise UsageError(f"cannot write the run folder {out}: {e}") from None
-    print(
-        f"{spec.name} on {r['env_name']}: {args.seeds} seeds"
-        + (f" x {len(labels)} settings" if labels else "")
-        + f", {trainer.num_iterations} iterations, on {jax.default_backend()}",
-        file=sys.stderr,
-    )
+    if jax.process_count() > 1:  # the others start once the folder is ready
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("jaxrl: run folder ready")
+    if primary:
+        print(
+            f"{spec.name} on {r['env_name']}: {args.seeds} seeds"
+            + (f" x {len(labels)} settings" if labels else "")
+            + f", {trainer.num_iterations} iterations, on {jax.default_backend()}"
+            + _processes_text(jax),
+            file=sys.stderr,
+        )
     skip = getattr(r["env_params"], "frame_skip", None)
-    if skip and hasattr(config, "total_timesteps"):
+    if primary and skip and hasattr(config, "total_timesteps"):
         steps = int(config.total_timesteps)
         print(
             f"Atari ({r['env_params'].preset} preset): {steps:,} env steps = "
@@ -387,7 +448,7 @@ def train(args: argparse.Namespace) -> Path:
             "the game score: unclipped rewards over all lives, per finished game",
             file=sys.stderr,
         )
-    if resuming and latest_step(checkpoints) is None:
+    if primary and resuming and latest_step(checkpoints) is None:
         print(
             f"no checkpoint in {checkpoints} yet: starting from the beginning",
             file=sys.stderr,
@@ -410,7 +471,9 @@ def train(args: argparse.Namespace) -> Path:
         "sweep": r["sweep"],
         "env_params": r["env_params"],
         "backend": jax.default_backend(),
+        "provenance": provenance.collect(getattr(args, "argv", None)),
     }
+    chunk_log = _open_loggers(args.log, out, resolved, labels) if primary else None
     t0 = time.perf_counter()
     try:
         output = parallel.run(
@@ -426,6 +489,7 @@ def train(args: argparse.Namespace) -> Path:
             fingerprint=fingerprint,
             divergence_threshold=args.divergence_threshold,
             log=lambda message: print(message, file=sys.stderr),
+            on_metrics=chunk_log,
         )
     except (FingerprintMismatchError, CheckpointError, parallel.DeviceCountError) as e:
         raise UsageError(str(e)) from None
@@ -435,24 +499,62 @@ def train(args: argparse.Namespace) -> Path:
             "first_iteration": e.first_iteration,
             "after_iteration": e.iteration,
         }
-        _write_results(out, resolved, spec, config, e.metrics, labels, None, r)
+        if primary:
+            _write_results(out, resolved, spec, config, e.metrics, labels, None, r)
         raise RunError(
             f"{e}\nThe run stopped; {out} holds its metrics up to there."
         ) from None
     except KeyboardInterrupt:
-        if checkpoints is not None and latest_step(checkpoints) is not None:
+        saved = checkpoints is not None and latest_step(checkpoints) is not None
+        if primary and saved:
             print(
                 f"\ninterrupted; continue with `jaxrl train --resume {out}`",
                 file=sys.stderr,
             )
         raise
+    finally:
+        if chunk_log is not None:
+            chunk_log.close()
     resolved["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    state = output.state
+    if jax.process_count() > 1 and hasattr(state, "q"):  # values.png reads q
+        state = state.replace(q=parallel.to_host(state.q))
+    if not primary:
+        return out
     summary = _write_results(
-        out, resolved, spec, config, output.metrics, labels, output.state, r
+        out, resolved, spec, config, output.metrics, labels, state, r
     )
     print(summary.format_table(), file=sys.stderr)
     print(str(out))
     return out
+
+
+def _processes_text(jax: Any) -> str:
+    """`` (2 processes x 2 devices)`` in a multi-process run, else ``""``."""
+    if jax.process_count() == 1:
+        return ""
+    return f" ({jax.process_count()} processes x {jax.local_device_count()} devices)"
+
+
+def _open_loggers(
+    names: list[str], out: Path, resolved: dict[str, Any], labels: list[str] | None
+) -> Any:
+    """The ``--log`` writers (:mod:`jaxrl.results.loggers`) as an
+    ``on_metrics`` callback, or ``None`` without ``--log``."""
+    if not names:
+        return None
+    from jaxrl.results import loggers, to_jsonable
+
+    try:
+        return loggers.open_loggers(
+            names, out, config=to_jsonable(resolved), labels=labels
+        )
+    except loggers.LoggerError as e:
+        raise UsageError(str(e)) from None
+    except Exception as e:  # a writer that cannot start (W&B login, ...)
+        raise UsageError(
+            f"--log {','.join(names)}: cannot start the logger: {e}"
+        ) from None
 
 
 class RunError(RuntimeError):
@@ -557,6 +659,100 @@ def compare_runs(args: argparse.Namespace) -> None:
     print(Path(args.out, "aggregates.md").read_text(), end="")
     for path in result["files"]:
         print(f"wrote {path}", file=sys.stderr)
+
+
+def _recorded_train_args(
+    folder: Path, args: argparse.Namespace
+) -> tuple[argparse.Namespace, str]:
+    """The ``jaxrl train`` arguments recorded in ``folder/run_args.json``,
+    writing into ``args.out`` in one process, and the recorded command."""
+    import shlex
+
+    path = folder / RUN_ARGS
+    if not (folder / "config.json").is_file() or not path.is_file():
+        raise UsageError(
+            f"{folder} is not a run folder of `jaxrl train` (it needs config.json "
+            f"and {RUN_ARGS})"
+        )
+    try:
+        command = json.loads(path.read_text())["command"]
+        tokens = shlex.split(command)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"{folder}: cannot read the recorded command: {e}") from None
+    if tokens[:2] != ["jaxrl", "train"]:
+        raise UsageError(f"{path}: the recorded command is not `jaxrl train`")
+    try:
+        recorded = build_parser().parse_args(tokens[1:])
+    except SystemExit:
+        raise UsageError(f"{path}: the recorded command does not parse") from None
+    # One process, even under srun/mpirun (detection off): the folder is
+    # written and compared by this process alone.
+    multi = {"coordinator": None, "num_processes": 1, "process_id": None}
+    namespace = argparse.Namespace(
+        **{
+            **vars(recorded),
+            **multi,
+            "out": args.out,
+            "overwrite": args.overwrite,
+            "quiet": args.quiet,
+            "resume": None,
+            "argv": getattr(args, "argv", None),
+        }
+    )
+    return namespace, command
+
+
+def reproduce_run(args: argparse.Namespace) -> int:
+    """``jaxrl reproduce RUN_DIR --out NEW``: train again from ``RUN_DIR``'s
+    recorded command into ``NEW`` (refused as ``jaxrl train`` refuses an
+    ``--out``), then compare the metrics bit for bit
+    (:mod:`jaxrl.results.reproduce`) and warn where versions, commit or
+    devices differ from the recording. Returns 0 when they match, 1 when not.
+    """
+    import contextlib
+
+    from jaxrl.results import load_run, provenance
+    from jaxrl.results import reproduce as rep
+
+    original, new = Path(args.run_dir), Path(args.out)
+    train_args, command = _recorded_train_args(original, args)
+    import zipfile
+
+    try:
+        before = load_run(original)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        raise UsageError(f"{original}: cannot read its metrics: {e}") from None
+    if new.resolve() == original.resolve():
+        raise UsageError(f"--out {new} is the run to reproduce; choose another")
+    print(f"re-running {command} into {new}", file=sys.stderr)
+    try:  # train's own output to stderr: stdout carries the verdict alone
+        with contextlib.redirect_stdout(sys.stderr):
+            train(train_args)
+    except RunError:
+        if "stopped" not in before.config:
+            raise
+        print("the run stopped, as the original did", file=sys.stderr)
+    after = load_run(new)
+    for line in provenance.differences(
+        before.config.get("provenance"), after.config.get("provenance")
+    ):
+        print(f"jaxrl reproduce: warning: {line}", file=sys.stderr)
+    found = rep.compare_metrics(before, after)
+    csv_diff = rep.compare_csv(original / "metrics.csv", new / "metrics.csv")
+    if csv_diff is not None:
+        found.append(csv_diff)
+    if not found:
+        shape = "x".join(str(n) for n in next(iter(before.metrics.values())).shape)
+        print(
+            f"match: {new} reproduces {original} bit for bit ({len(before.metrics)} "
+            f"metrics of shape [{shape}], and metrics.csv)"
+        )
+        return 0
+    print(
+        f"mismatch: {new} differs from {original} in {len(found)} place(s):\n"
+        + rep.format_differences(found)
+    )
+    return 1
 
 
 def list_all(args: argparse.Namespace) -> None:
@@ -674,6 +870,39 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"save no checkpoints in OUT/{CHECKPOINTS}/ between chunks "
         "(the run cannot be resumed)",
     )
+    t.add_argument(
+        "--log",
+        action="append",
+        default=[],
+        metavar="WRITER",
+        help="also log the seed-mean of every metric between chunks to "
+        "tensorboard (OUT/tensorboard/) or wandb (OUT/wandb/; WANDB_MODE=offline "
+        "works offline): repeatable or a comma list; extras "
+        "'jaxrl[tensorboard]', 'jaxrl[wandb]'",
+    )
+    hosts = t.add_argument_group(
+        "many processes (jax.distributed; see the README's 'Many hosts')"
+    )
+    hosts.add_argument(
+        "--coordinator",
+        default=None,
+        metavar="HOST:PORT",
+        help="address of process 0, the same on every process",
+    )
+    hosts.add_argument(
+        "--num-processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes taking part (default: one, or srun's / mpirun's tasks)",
+    )
+    hosts.add_argument(
+        "--process-id",
+        type=int,
+        default=None,
+        metavar="I",
+        help="this process's id, 0..N-1; process 0 writes the run folder",
+    )
     t.set_defaults(func=train)
     c = sub.add_parser(
         "compare",
@@ -696,13 +925,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument(
         "--normalize",
-        choices=("minmax", "none"),
+        choices=("minmax", "human", "none"),
         default="minmax",
-        help="per-env score normalisation before aggregating (default minmax)",
+        help="per-env score normalisation before aggregating (default minmax; "
+        "human: Atari's random=0, human=1 reference scores)",
     )
     c.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
     c.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     c.set_defaults(func=compare_runs)
+    rp = sub.add_parser(
+        "reproduce",
+        help="train again from a run folder's recorded command and check that "
+        "the metrics match bit for bit",
+    )
+    rp.add_argument("run_dir", metavar="RUN_DIR", help="a run folder of jaxrl train")
+    rp.add_argument("--out", required=True, help="folder for the new run")
+    rp.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out if it holds an earlier run (as jaxrl train does)",
+    )
+    rp.add_argument("--quiet", action="store_true", help="no progress bar")
+    rp.set_defaults(func=reproduce_run)
     ls = sub.add_parser("list", help="list algorithms and environments")
     ls.add_argument("-v", "--verbose", action="store_true")
     ls.set_defaults(func=list_all)
@@ -712,10 +956,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command; exit status 0 on success, 2 for a usage error, 3 for
     a run that stopped (it diverged, or its results could not be written) and
-    130 when interrupted."""
+    130 when interrupted; ``jaxrl reproduce`` exits 1 when the metrics differ."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for provenance
     try:
-        args.func(args)
+        status = args.func(args)
     except UsageError as e:
         print(f"jaxrl: error: {e}", file=sys.stderr)
         return 2
@@ -725,7 +970,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("jaxrl: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":

@@ -9,6 +9,16 @@ where there are several devices the seed axis lives on a
 shardings (:func:`batched`): each device runs its share of the seeds. The seed
 count must be a multiple of the device count (:class:`DeviceCountError`).
 
+In a multi-process run (:mod:`jaxrl.distributed`: every process runs the same
+call) the mesh spans every device of every process, ``jax.devices()``: the
+keys are made on the devices that use them, each process runs its share of
+the seeds (a contiguous block: process ``p`` of ``P`` holds seeds
+``[p N / P, (p + 1) N / P)``), and the metrics of every seed are gathered
+onto every process after each chunk (:func:`to_host`), so every process
+returns the same metrics and decides alike (divergence, progress); the state
+stays where it was computed, a global array (gather a leaf with
+:func:`to_host`). Progress and ``log`` lines come from process 0 only.
+
 Seed ``i`` of a run started from ``seed`` uses ``fold_in(key(seed), i)``, so it
 gets the same bits whatever ``num_seeds`` is, and every setting of a sweep sees
 the same seeds (common random numbers, a paired comparison).
@@ -96,12 +106,55 @@ def seed_mesh(num_seeds: int, devices: Sequence[Any] | None = None) -> Mesh | No
         return None
     n, d = num_seeds, len(devices)
     if n % d:
+        processes = {device.process_index for device in devices}
+        where = f"{d} devices"
+        if len(processes) > 1:
+            where += f" ({len(processes)} processes x {d // len(processes)})"
         raise DeviceCountError(
-            f"{n} seeds do not split evenly over {d} devices: use a multiple of "
+            f"{n} seeds do not split evenly over {where}: use a multiple of "
             f"{d} (e.g. {n + d - n % d}), or fewer devices (e.g. "
             "CUDA_VISIBLE_DEVICES)"
         )
     return Mesh(np.asarray(devices), ("seeds",))
+
+
+def to_host(tree: Any) -> Any:
+    """``tree``'s arrays as NumPy arrays, whole, on every process.
+
+    An array on this process's devices is copied; a replicated one read from
+    a local copy; one split over processes (the seed axis of a multi-process
+    run) is gathered from all of them, a collective: every process must call
+    this with the same tree. Typed PRNG keys do not convert: pass their
+    ``jax.random.key_data``."""
+    from jax.experimental import multihost_utils
+
+    def local(x: Any) -> np.ndarray | None:
+        if not isinstance(x, jax.Array) or x.is_fully_addressable:
+            return np.asarray(x)
+        if x.is_fully_replicated:
+            return np.asarray(x.addressable_data(0))
+        return None  # split over processes
+
+    leaves, treedef = jax.tree.flatten(tree)
+    out = [local(x) for x in leaves]
+    split = [i for i, x in enumerate(out) if x is None]
+    if split:  # one collective for all of them
+        gathered = multihost_utils.process_allgather(
+            [leaves[i] for i in split], tiled=True
+        )
+        for i, x in zip(split, gathered, strict=True):
+            out[i] = np.asarray(x)
+    return jax.tree.unflatten(treedef, out)
+
+
+def mesh_seed_keys(seed: int, num_seeds: int, mesh: Mesh | None) -> jax.Array:
+    """:func:`seed_keys` split along the seed axis of ``mesh`` (None: one
+    device), each key made on the device that uses it: in a multi-process
+    run, every process makes its own share, the same bits."""
+    if mesh is None:
+        return seed_keys(seed, num_seeds)
+    make = jax.jit(seed_keys, static_argnums=(0, 1), out_shardings=seed_sharding(mesh))
+    return make(seed, num_seeds)
 
 
 def seed_sharding(mesh: Mesh, sweep: bool = False) -> NamedSharding:
@@ -123,8 +176,10 @@ def batched(
 
     With a ``mesh`` (:func:`seed_mesh`) the shardings are explicit: keys,
     state and metrics split along the seed axis (:func:`seed_sharding`),
-    hyperparameters replicated, so each device runs its own seeds and no
-    collective is needed."""
+    hyperparameters replicated, and each device runs its own seeds under
+    ``jax.shard_map``: the program compiled for its block of ``N / D`` seeds,
+    with no collective (a batched while loop waits for the device's own
+    seeds only)."""
     init = jax.vmap(trainer.init, in_axes=(0, None))
     if sweep:
         init = jax.vmap(init, in_axes=(None, 0))
@@ -144,6 +199,28 @@ def batched(
     seeds = seed_sharding(mesh)
     state = seed_sharding(mesh, sweep)
     replicated = NamedSharding(mesh, PartitionSpec())
+    # Each device runs the program for its own block of seeds (shard_map), so
+    # a reduction over the batch stays on the device: a batched while loop
+    # (a tabular episode) stops when the device's seeds are done, not after
+    # an all-reduce over every device (of every process) at each step.
+    init = jax.shard_map(
+        init,
+        mesh=mesh,
+        in_specs=(seeds.spec, replicated.spec),
+        out_specs=state.spec,
+        check_vma=False,
+    )
+    per_device_advance = advance
+
+    def advance(state_: Any, plan: tuple) -> TrainOutput:
+        return jax.shard_map(
+            lambda s: per_device_advance(s, plan),
+            mesh=mesh,
+            in_specs=(state.spec,),
+            out_specs=state.spec,
+            check_vma=False,
+        )(state_)
+
     return (
         jax.jit(
             init,
@@ -172,6 +249,7 @@ def run(
     progress: bool = True,
     desc: str = "train",
     on_chunk: Callable[[int, Any, dict[str, np.ndarray]], None] | None = None,
+    on_metrics: Callable[[int, dict[str, np.ndarray]], None] | None = None,
     checkpoint_dir: str | Path | None = None,
     fingerprint: Mapping[str, Any] | None = None,
     divergence_threshold: float | None = None,
@@ -193,6 +271,11 @@ def run(
         desc: progress-bar label.
         on_chunk: ``(iterations_done, state, metrics_so_far)`` after each chunk
             (after its checkpoint is saved).
+        on_metrics: ``(start, chunk_metrics)`` as soon as a chunk's metrics
+            are on the host, before the divergence check: the iterations
+            ``start + 1 .. start + n`` of this chunk alone (``[..., n]``
+            arrays), never those restored from a checkpoint; for loggers
+            (:mod:`jaxrl.results.loggers`).
         checkpoint_dir: save a checkpoint here after every chunk (keeping the
             last two), and if it already holds one of this run, continue from
             the latest instead of starting over. The result is bit-identical
@@ -213,7 +296,9 @@ def run(
 
     Returns:
         ``TrainOutput`` with state leaves ``[H, N, ...]`` (sweep) or
-        ``[N, ...]`` and metrics as NumPy arrays ``[H, N, T]`` or ``[N, T]``.
+        ``[N, ...]`` and metrics as NumPy arrays ``[H, N, T]`` or ``[N, T]``
+        (every seed's, on every process of a multi-process run; the state
+        there is a global array, see :func:`to_host`).
 
     Raises:
         ValueError: a hyperparameter is out of range, or ``checkpoint_dir``
@@ -228,9 +313,9 @@ def run(
     """
     check_hparams(hparams)
     mesh = seed_mesh(num_seeds)
-    keys = seed_keys(seed, num_seeds)
-    if mesh is not None:
-        keys = jax.device_put(keys, seed_sharding(mesh))
+    keys = mesh_seed_keys(seed, num_seeds, mesh)
+    if jax.process_index() != 0:
+        progress, log = False, None
     init, advance = batched(trainer, sweep=sweep, mesh=mesh)
     total = trainer.num_iterations
     size, pieces = chunk_plan(trainer, num_chunks)
@@ -282,8 +367,10 @@ def run(
             if start < done:
                 continue
             state, metrics = advance(state, trainer.plan(start, n))
-            chunks.append(jax.tree.map(np.asarray, metrics))
+            chunks.append(to_host(metrics))
             done += n
+            if on_metrics is not None:
+                on_metrics(done - n, chunks[-1])
             if divergence_threshold is not None:
                 problem = _divergence(
                     chunks[-1], state, divergence_threshold, done - n, sweep
@@ -388,7 +475,7 @@ def _divergence(
         if jnp.issubdtype(leaf.dtype, jnp.floating):
             paths.append(jax.tree_util.keystr(path))
             leaves.append(leaf)
-    ok = np.asarray(_finite_leaves(leaves)) if leaves else np.ones(0, bool)
+    ok = to_host(_finite_leaves(leaves)) if leaves else np.ones(0, bool)
     if ok.all():
         return None
     names = [p for p, good in zip(paths, ok, strict=True) if not good]

@@ -312,6 +312,9 @@ def test_killed_cli_run_resumes_to_the_same_run_folder(tmp_path):
         assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
     ca, cb = (json.loads((d / "config.json").read_text()) for d in (killed, whole))
     ca.pop("wall_seconds"), cb.pop("wall_seconds")
+    # The provenance records each process's own command and start time.
+    pa, pb = ca.pop("provenance"), cb.pop("provenance")
+    assert pa["argv"][:2] == ["train", "--resume"] and pa["packages"] == pb["packages"]
     assert ca == cb
     assert _checkpoint_steps(killed / "checkpoints")[-1] == TOTAL
     assert not [p for p in os.listdir(killed / "checkpoints") if "tmp" in p]

@@ -10,7 +10,9 @@ normalised over every run of every algorithm on it (0: the lowest final
 score seen on that env, 1: the highest), since envs' returns are on
 different scales and no reference scores are given (with ``--normalize
 none`` they are left raw: for runs on one env, or already normalised
-metrics).
+metrics). For Atari games ``--normalize human`` uses the standard reference
+scores instead (0: the random policy, 1: the human tester; see
+:mod:`jaxrl.stats.atari`), so aggregates compare across papers.
 
 :func:`compare` writes ``OUT/scores.csv`` (tidy, long format: name,
 algorithm, env, seed, iteration, x, value), ``OUT/final_scores.csv``,
@@ -37,6 +39,7 @@ from jaxrl.results.run import load_run
 __all__ = ["CompareError", "Group", "compare", "load_groups"]
 
 AGGREGATE_NAMES = ("iqm", "mean", "median", "optimality_gap")
+NORMALIZATIONS = ("minmax", "human", "none")
 
 
 class CompareError(ValueError):
@@ -128,6 +131,9 @@ def _final(curves: np.ndarray, final_fraction: float) -> np.ndarray:
 def _score_matrices(groups, names, envs, normalize: str):
     """``{name: [runs, envs]}`` (NaN-padded), normalised per env."""
     finals = {(g.name, g.env): g.final for g in groups}
+    if normalize == "human":
+        for (n, env), f in finals.items():
+            finals[(n, env)] = stats.atari_human_normalized(f, env)
     if normalize == "minmax":
         for env in envs:
             values = np.concatenate([finals[(n, env)] for n in names])
@@ -168,11 +174,26 @@ def compare(
     """
     if not 0.0 < final_fraction <= 1.0:
         raise CompareError(f"final_fraction={final_fraction} must be in (0, 1]")
-    if normalize not in ("minmax", "none"):
-        raise CompareError(f"normalize={normalize!r}: allowed: minmax, none")
+    if normalize not in NORMALIZATIONS:
+        raise CompareError(
+            f"normalize={normalize!r}: allowed: {', '.join(NORMALIZATIONS)}"
+        )
     groups = load_groups(items, metric)
     names = sorted({g.name for g in groups})
     envs = sorted({g.env for g in groups})
+    if normalize == "human":
+        unknown = []
+        for env in envs:
+            try:
+                stats.atari_game(env)
+            except ValueError:
+                unknown.append(env)
+        if unknown:
+            raise CompareError(
+                "--normalize human needs Atari games (the 57 with random and "
+                f"human reference scores, e.g. envpool:Pong-v5); not one: "
+                f"{', '.join(unknown)}. Use --normalize minmax or none"
+            )
     have = {(g.name, g.env) for g in groups}
     missing = [f"{n} on {e}" for n in names for e in envs if (n, e) not in have]
     if missing:
@@ -236,7 +257,9 @@ def compare(
         }
         for n in names
     }
-    what = "min-max normalised " if normalize == "minmax" else ""
+    what = {"minmax": "min-max normalised ", "human": "human-normalised "}.get(
+        normalize, ""
+    )
     fig, axes = plots.figure(
         1, len(AGGREGATE_NAMES), panel_size=(3.2, 0.6 + 0.45 * len(names))
     )

@@ -30,6 +30,10 @@ from numpy.typing import ArrayLike
 
 __all__ = [
     "AGGREGATES",
+    "ATARI_GAMES",
+    "atari_game",
+    "atari_human_normalized",
+    "atari_scores",
     "aggregate_iqm",
     "aggregate_mean",
     "aggregate_median",
@@ -414,4 +418,10 @@ from jaxrl.stats.aggregate import (  # noqa: E402
     probability_of_improvement,
     probability_of_improvement_ci,
     score_distribution,
+)
+from jaxrl.stats.atari import (  # noqa: E402
+    ATARI_GAMES,
+    atari_game,
+    atari_human_normalized,
+    atari_scores,
 )
