@@ -32,6 +32,33 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> No
         w.writerows(rows)
 
 
+def walk_19(description: str, out: str, max_steps: int):
+    """The 19-state random walk experiments' shared start (figures 7.2 and
+    12.x): parse ``--seeds`` (>= 2), ``--episodes`` (>= 1), ``--out``,
+    ``--seed``; make the walk of example 7.1 (-1 left, +1 right).
+
+    Returns:
+        ``(args, out_dir, env, env_params, rms_v0)``: ``rms_v0`` is the RMS
+        error over the 19 states of ``V_0 = 0``.
+    """
+    import numpy as np
+
+    import envs
+
+    p = parser(description, seeds=100, out=out)
+    p.add_argument("--episodes", type=int, default=10, help="episodes (default 10)")
+    args = p.parse_args()
+    if args.seeds < 2:
+        p.error("--seeds must be at least 2 (confidence intervals need two runs)")
+    if args.episodes < 1:
+        p.error("--episodes must be at least 1")
+    env, env_params = envs.make(
+        "RandomWalk-v0", n=19, left_reward=-1.0, max_steps_in_episode=max_steps
+    )
+    v_true = np.asarray(env.true_values(env_params))[1:20]
+    return args, out_dir(args.out), env, env_params, float(np.sqrt(np.mean(v_true**2)))
+
+
 def train_preset(
     preset_name: str,
     settings: dict | None = None,

@@ -28,9 +28,8 @@ import numpy as np
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 
-from _common import out_dir, parser, write_csv  # noqa: E402
+from _common import walk_19, write_csv  # noqa: E402
 
-import envs  # noqa: E402
 from jaxrl import parallel, stats  # noqa: E402
 from jaxrl.results import plots  # noqa: E402
 from jaxrl.tabular import prediction  # noqa: E402
@@ -44,21 +43,10 @@ MAX_STEPS = 20_000
 
 
 def main() -> None:
-    p = parser(__doc__.split("\n")[0], seeds=100, out="out/nstep_random_walk")
-    p.add_argument("--episodes", type=int, default=10, help="episodes (default 10)")
-    args = p.parse_args()
-    if args.seeds < 2:
-        p.error("--seeds must be at least 2 (confidence intervals need two runs)")
-    if args.episodes < 1:
-        p.error("--episodes must be at least 1")
-    out = out_dir(args.out)
-    t_start = time.perf_counter()
-
-    env, env_params = envs.make(
-        "RandomWalk-v0", n=STATES, left_reward=-1.0, max_steps_in_episode=MAX_STEPS
+    args, out, env, env_params, rms_v0 = walk_19(
+        __doc__.split("\n")[0], "out/nstep_random_walk", MAX_STEPS
     )
-    v_true = np.asarray(env.true_values(env_params))[1 : STATES + 1]
-    rms_v0 = float(np.sqrt(np.mean(v_true**2)))
+    t_start = time.perf_counter()
     config = prediction.NStepTDConfig(args.episodes, max_n=max(NS))
     trainer = prediction.make_train(config, env, env_params)
     learn_alphas = [a for a in ALPHAS if a > 0]

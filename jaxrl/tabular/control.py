@@ -274,14 +274,17 @@ def td_error(
     return value_ops.expected_sarsa(q[s], a, r, discount, q[s1], probs)
 
 
-def _num_states(env: Any, env_params: Any) -> int:
+def num_states_of(env: Any, env_params: Any, who: str = "tabular control") -> int:
+    """The number of states of an env with integer observations (a tabular
+    env's ``num_states``, else a ``Discrete`` observation space's ``n``);
+    ``ValueError`` naming ``who`` for any other env."""
     if hasattr(env, "num_states"):
         return int(env.num_states(env_params))
     space = env.observation_space(env_params)
     if not hasattr(space, "n"):
         raise ValueError(
             f"{getattr(env, 'name', env)!r} does not have integer observations; "
-            "tabular control needs a tabular env such as envs.make('GridWorld-v0')"
+            f"{who} needs a tabular env such as envs.make('GridWorld-v0')"
         )
     return int(space.n)
 
@@ -304,7 +307,7 @@ def make_train(config: ControlConfig, env: Any, env_params: Any) -> Trainer:
         if none), their number ``episodes`` and how many of those were
         ``truncated``.
     """
-    num_states, num_actions = _num_states(env, env_params), env.num_actions
+    num_states, num_actions = num_states_of(env, env_params), env.num_actions
     algorithm = config.algorithm
     on_policy = algorithm in _ON_POLICY
     max_steps = int(env_params.max_steps_in_episode)

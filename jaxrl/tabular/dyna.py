@@ -46,6 +46,7 @@ from flax import struct
 from jax.typing import ArrayLike
 
 from jaxrl.ops import value as value_ops
+from jaxrl.tabular import control
 from jaxrl.tabular.policies import epsilon_greedy_uniform, sample_uniform
 from jaxrl.types import Trainer, hparam
 
@@ -356,18 +357,6 @@ def num_uniforms(config: DynaConfig) -> int:
     return 1 + 2 * config.planning_steps
 
 
-def _num_states(env: Any, env_params: Any) -> int:
-    if hasattr(env, "num_states"):
-        return int(env.num_states(env_params))
-    space = env.observation_space(env_params)
-    if not hasattr(space, "n"):
-        raise ValueError(
-            f"{getattr(env, 'name', env)!r} does not have integer observations; "
-            "Dyna needs a tabular env such as envs.make('DynaMaze-v0')"
-        )
-    return int(space.n)
-
-
 def make_step(config: DynaConfig, env: Any, env_params: Any):
     """One real step with its planning, as a pure function.
 
@@ -410,7 +399,8 @@ def make_train(config: DynaConfig, env: Any, env_params: Any) -> Trainer:
         ``reward`` (the sum over its steps), the number of ``episodes`` that
         ended in it and their mean ``return`` and ``length`` (NaN if none).
     """
-    num_states, num_actions = _num_states(env, env_params), env.num_actions
+    num_states = control.num_states_of(env, env_params, "Dyna")
+    num_actions = env.num_actions
     max_steps = int(env_params.max_steps_in_episode)
     width = num_uniforms(config)
     step = make_step(config, env, env_params)
