@@ -106,16 +106,17 @@ def test_nstep_sarsa_matches_the_pseudocode(n):
     np.testing.assert_allclose(np.asarray(q), want, rtol=1e-5, atol=1e-6)
 
 
-def np_lambda_return_offline(v, lam, gamma):
+def np_lambda_return_offline(v, lam, gamma, terminated=True):
     """Forward view (eq. 12.2-12.3, V fixed): G^lambda_t = (1 - lam) sum_n
     lam^(n-1) G_{t:t+n} + lam^(T-t-1) G_t, then the updates in order t = 0..T-1
-    are made by the caller. Terminated episode."""
+    are made by the caller. A truncated episode's G_t bootstraps from V(S_T)."""
     big_t = len(REWARDS)
 
     def g_n(t, n):
         h = min(t + n, big_t)
         g = sum(gamma ** (i - t - 1) * REWARDS[i - 1] for i in range(t + 1, h + 1))
-        return g + (gamma**n * v[STATES[t + n]] if t + n < big_t else 0.0)
+        live = t + n < big_t or not terminated
+        return g + (gamma**n * v[STATES[t + n]] if live else 0.0)
 
     out = []
     for t in range(big_t):
@@ -124,23 +125,26 @@ def np_lambda_return_offline(v, lam, gamma):
     return out
 
 
-def _episode_arrays(pad=3):
+def _episode_arrays(pad=3, terminated=True):
     obs = jnp.array(STATES[:-1] + [0] * pad)
     reward = jnp.array(REWARDS + [0.0] * pad)
     next_obs = jnp.array(STATES[1:] + [0] * pad)
-    terminated = jnp.array([False] * (len(REWARDS) - 1) + [True] + [False] * pad)
+    end = [terminated]
+    terminated = jnp.array([False] * (len(REWARDS) - 1) + end + [False] * pad)
     return obs, reward, next_obs, terminated, jnp.int32(len(REWARDS))
 
 
+@pytest.mark.parametrize("terminated", [True, False])
 @pytest.mark.parametrize("lam", [0.0, 0.5, 0.9, 1.0])
-def test_offline_lambda_return_matches_the_forward_view(lam):
+def test_offline_lambda_return_matches_the_forward_view(lam, terminated):
     gamma, alpha = 0.9, 0.2
-    g = np_lambda_return_offline(V0, lam, gamma)
+    g = np_lambda_return_offline(V0, lam, gamma, terminated)
     want = V0.copy()
     for t, s in enumerate(STATES[:-1]):
         want[s] += alpha * (g[t] - want[s])
+    arrays = _episode_arrays(terminated=terminated)
     got = multistep.offline_lambda_update(
-        jnp.asarray(V0, jnp.float32), *_episode_arrays(), gamma, lam, alpha
+        jnp.asarray(V0, jnp.float32), *arrays, gamma, lam, alpha
     )
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
 
@@ -312,6 +316,13 @@ def test_control_runners_reduce_to_sarsa_and_learn():
         out = _control(config, hparams)
         np.testing.assert_array_equal(out.metrics["length"], sarsa.metrics["length"])
         np.testing.assert_allclose(out.state.q, sarsa.state.q, rtol=1e-5, atol=1e-5)
+    expected = _control(control.ExpectedSarsaConfig(60), base)
+    out = _control(
+        control.NStepExpectedSarsaConfig(60, max_n=4),
+        control.NStepControlHParams(0.5, n_step=1),
+    )
+    np.testing.assert_array_equal(out.metrics["length"], expected.metrics["length"])
+    np.testing.assert_allclose(out.state.q, expected.state.q, rtol=1e-5, atol=1e-5)
     # With n = 4 and lambda = 0.9 the windy gridworld's episodes shorten from
     # thousands of steps toward the optimum 15 (with epsilon 0.1, ~17-25).
     for config, hparams in (
