@@ -231,12 +231,13 @@ def changing_mazes(args, out):
         )
         ax.axvline(change, color="0.4", lw=0.8, ls="--")
         what = "short path closes" if name.startswith("Blocking") else "shortcut opens"
-        ax.text(
+        low, high = ax.get_ylim()
+        ax.text(  # at the foot of the line, clear of the legends
             change,
-            ax.get_ylim()[1] * 0.97,
+            low + 0.03 * (high - low),
             f" {what}",
             fontsize="x-small",
-            va="top",
+            va="bottom",
             color="0.3",
         )
         ax.set_xlim(0, num_steps)

@@ -119,13 +119,14 @@ def main() -> None:
         f"\nbest alpha per lambda: average RMS over {STATES} states and the first "
         f"{args.episodes} episodes ({args.seeds} runs; V0 = 0 gives {rms_v0:.3f})"
     )
-    print(f"{'lambda':>28} " + "".join(f"{lam:>14}" for lam in LAMBDAS))
+    width = max(len(label) for label in tables)
+    print(f"{'lambda':<{width}} " + "".join(f"{lam:>13}" for lam in LAMBDAS))
     for label, table in tables.items():
         cells = []
         for lam in LAMBDAS:
             a = min(learn_alphas, key=lambda a: table[(lam, a)][0])
-            cells.append(f"{table[(lam, a)][0]:.3f}@{a:<5}")
-        print(f"{label[:28]:>28} " + "".join(f"{c:>14}" for c in cells))
+            cells.append(f"{table[(lam, a)][0]:.3f} @ {a:<4}")
+        print(f"{label:<{width}} " + "".join(f"{c:>13}" for c in cells))
 
     fig, axes = plots.figure(2, 2, panel_size=(4.8, 3.6))
     colors = plots.palette(len(LAMBDAS))

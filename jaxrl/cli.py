@@ -724,6 +724,11 @@ def reproduce_run(args: argparse.Namespace) -> int:
         raise UsageError(f"{original}: cannot read its metrics: {e}") from None
     if new.resolve() == original.resolve():
         raise UsageError(f"--out {new} is the run to reproduce; choose another")
+    if not args.overwrite and new.is_dir() and any(new.iterdir()):
+        raise UsageError(
+            f"--out {new} exists and is not empty: reproduce trains into a new "
+            "folder; choose another --out (or --overwrite to replace a run folder)"
+        )
     print(f"re-running {command} into {new}", file=sys.stderr)
     try:  # train's own output to stderr: stdout carries the verdict alone
         with contextlib.redirect_stdout(sys.stderr):
@@ -759,6 +764,7 @@ def list_all(args: argparse.Namespace) -> None:
     import envs
     from jaxrl import presets, registry
     from jaxrl.config import fields as _fields
+    from jaxrl.config import settable
 
     print("Algorithms (jaxrl train ALGO):")
     for name in registry.names():
@@ -768,7 +774,7 @@ def list_all(args: argparse.Namespace) -> None:
             f"default {spec.default_env}]"
         )
         if args.verbose:
-            print(f"      config:  {_fmt_fields(_fields(spec.config_cls))}")
+            print(f"      config:  {_fmt_fields(settable(spec.config_cls))}")
             print(f"      hparams: {_fmt_fields(_fields(spec.hparams_cls))}")
     known = envs.names()
     print("\nEnvironments (--env NAME):")

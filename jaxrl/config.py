@@ -48,6 +48,41 @@ def fields(obj_or_cls: Any) -> dict[str, Any]:
     return {f.name: getattr(obj_or_cls, f.name) for f in dataclasses.fields(obj_or_cls)}
 
 
+# Config fields that say which algorithm a registered name is (the tabular
+# runners serve several names each): fixed by the name, never a setting, or a
+# run named "sarsa_lambda" could run Q-learning.
+IDENTITY_FIELDS = ("algorithm", "method", "agent")
+
+
+def settable(config_cls: type) -> dict[str, Any]:
+    """``{name: default}`` of the config fields a user may set: all but the
+    :data:`IDENTITY_FIELDS`, and but the fields a shared config's
+    ``FIELDS_FOR`` (``{field: identities it serves}``) reserves for other
+    algorithms (n-step's window is no setting of TD(0))."""
+    values = fields(config_cls)
+    identity = next((values[k] for k in IDENTITY_FIELDS if k in values), None)
+    only = getattr(config_cls, "FIELDS_FOR", {})
+    return {
+        k: v
+        for k, v in values.items()
+        if k not in IDENTITY_FIELDS and (k not in only or identity in only[k])
+    }
+
+
+def check_fields_for(config: Any) -> None:
+    """Raise ``ValueError`` if ``config`` sets, away from its default, a field
+    its ``FIELDS_FOR`` reserves for other algorithms."""
+    values = fields(config)
+    defaults = fields(type(config))
+    identity = next((values[k] for k in IDENTITY_FIELDS if k in values), None)
+    for name, allowed in getattr(type(config), "FIELDS_FOR", {}).items():
+        if identity not in allowed and values[name] != defaults[name]:
+            raise ValueError(
+                f"{name}={values[name]!r} does not apply to {identity} (it is a "
+                f"setting of {', '.join(allowed)})"
+            )
+
+
 def _validate(hparams: Any, config: Any = None) -> None:
     # jaxrl.types imports JAX; this module stays JAX-free until a run resolves.
     from jaxrl.types import check_hparams
@@ -102,7 +137,7 @@ def resolve(
             f"Try --env {spec.default_env}"
         )
     _, default_env_params = envs.make(env_name)
-    config_keys = fields(spec.config_cls)
+    config_keys = settable(spec.config_cls)
     hparam_keys = fields(spec.hparams_cls)
     env_keys = envs.param_fields(default_env_params)
     config_over, hparam_over, env_over = {}, {}, {}
@@ -121,6 +156,12 @@ def resolve(
             target, defaults, name = hparam_over, hparam_keys, key
         elif key in env_keys:
             target, defaults, name = env_over, env_keys, key
+        elif key in IDENTITY_FIELDS and key in fields(spec.config_cls):
+            raise ConfigError(
+                f"{key} is fixed by the algorithm's name ({algo} is "
+                f"{key}={fields(spec.config_cls)[key]!r}); train another algorithm "
+                "instead (jaxrl list)"
+            )
         else:
             raise ConfigError(
                 f"unknown setting {key!r} for {algo} on {env_name}; allowed: "

@@ -494,7 +494,8 @@ def _divergence(
     shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
     return (
         f"training diverged: the state holds NaN or inf after iteration {end} "
-        f"(in {shown}){dated}. Lower the learning rate",
+        f"(in {shown}){dated}. Lower the learning rate (alpha for the tabular "
+        "agents)",
         first,
     )
 

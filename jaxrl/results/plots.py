@@ -436,7 +436,10 @@ def learning_curves(
 
 # Which panels come first in a run's curves: the headline results, then the
 # losses, then diagnostics; counters (their x is the axis already) get none.
+# A prediction run's error leads: its policy is fixed, so its return and
+# length say nothing about learning.
 _HEADLINE = (
+    "rms_error",
     "return",
     "eval_return",
     "score",
@@ -444,7 +447,6 @@ _HEADLINE = (
     "reward",
     "regret",
     "optimal",
-    "rms_error",
     "length",
 )
 COUNTERS = frozenset({"env_steps", "frames", "iteration", "episodes", "steps"})
@@ -452,7 +454,7 @@ COUNTERS = frozenset({"env_steps", "frames", "iteration", "episodes", "steps"})
 
 def panel_order(names: Iterable[str]) -> list[str]:
     """Metric names in the order a run's figure shows them: headline results
-    (return, evaluation return, reward, regret, error, length), then losses
+    (value error, return, evaluation return, reward, regret, length), then losses
     (names containing ``loss``), then the rest, each group in the given order;
     counters (:data:`COUNTERS`) are left out."""
 

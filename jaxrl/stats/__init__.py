@@ -135,8 +135,9 @@ def mean_ci(
         sem = np.sqrt(var / n)
         t = scipy.stats.t.ppf(0.5 + confidence / 2.0, np.where(n > 1, n - 1, 1))
         half = np.where(n > 1, t * sem, np.nan)
-    mean = np.where(n > 0, mean, np.nan)
-    return mean, np.asarray(mean - half), np.asarray(mean + half)
+        mean = np.where(n > 0, mean, np.nan)
+        # inf - inf (a diverged run) is NaN, without a warning
+        return mean, np.asarray(mean - half), np.asarray(mean + half)
 
 
 def median_iqr(

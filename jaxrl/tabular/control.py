@@ -31,7 +31,7 @@ iteration (see :func:`make_train`).
 """
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -102,7 +102,17 @@ class ControlConfig:
     max_n: int = 32
     trace: str = "accumulating"
 
+    # Settings that only some algorithms read (jaxrl.config.settable).
+    FIELDS_FOR: ClassVar[dict[str, tuple[str, ...]]] = {
+        "num_steps": ("q_learning", "sarsa", "expected_sarsa"),
+        "steps_per_iteration": ("q_learning", "sarsa", "expected_sarsa"),
+        "max_n": ("nstep_sarsa", "nstep_expected_sarsa"),
+        "trace": ("sarsa_lambda",),
+    }
+
     def __post_init__(self):
+        from jaxrl.config import check_fields_for
+
         for name in ("num_episodes", "steps_per_iteration", "max_n"):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < 1:
@@ -126,6 +136,7 @@ class ControlConfig:
                 f"{self.algorithm} runs in episodes (its window or traces end "
                 "with each episode); set num_steps=0 and num_episodes"
             )
+        check_fields_for(self)
         if self.trace not in multistep.TRACES:
             raise ValueError(
                 f"trace={self.trace!r} is unknown; allowed: {multistep.TRACES}"

@@ -52,7 +52,7 @@ undiscounted sum of rewards), ``length``; batch methods add ``sweeps``.
 """
 
 import dataclasses
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -106,7 +106,19 @@ class PredictionConfig:
     max_n: int = 32
     trace: str = "accumulating"
 
+    # Settings that only some methods read (jaxrl.config.settable).
+    FIELDS_FOR: ClassVar[dict[str, tuple[str, ...]]] = {
+        "first_visit": ("mc", "batch_mc"),
+        "step_size": ("td0", "mc"),
+        "batch_tol": ("batch_td", "batch_mc"),
+        "batch_max_sweeps": ("batch_td", "batch_mc"),
+        "max_n": ("nstep_td",),
+        "trace": ("td_lambda",),
+    }
+
     def __post_init__(self):
+        from jaxrl.config import check_fields_for
+
         for name in ("num_episodes", "batch_max_sweeps", "max_n"):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < 1:
@@ -128,11 +140,7 @@ class PredictionConfig:
             raise ValueError(
                 f"trace={self.trace!r} is unknown; allowed: {multistep.TRACES}"
             )
-        if self.method not in ("td0", "mc") and self.step_size != "constant":
-            raise ValueError(
-                f"method={self.method!r} needs step_size='constant'; "
-                "sample averages are for td0 and mc"
-            )
+        check_fields_for(self)
 
     def check_hparams(self, hparams: Any) -> None:
         """Checks that need both: n-step's ``n_step`` is a whole number that
