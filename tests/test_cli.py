@@ -114,6 +114,24 @@ def test_sweep_runs_every_setting(tmp_path):
             ["train", "q_learning", "--divergence-threshold", "0"],
             "--divergence-threshold 0.0 must be > 0",
         ),
+        # A registered name's algorithm is no setting: the run would carry
+        # the wrong name.
+        (
+            ["train", "sarsa_lambda", "--set", "algorithm=q_learning"],
+            r"algorithm is fixed by the algorithm's name \(sarsa_lambda is "
+            r"algorithm='sarsa_lambda'\)",
+        ),
+        (["train", "nstep_td", "--set", "method=td0"], "method is fixed"),
+        # Settings kept for other algorithms are not offered.
+        (
+            ["train", "td0", "--set", "max_n=4"],
+            r"unknown setting 'max_n' for td0 .*config: num_episodes, step_size;",
+        ),
+        (["train", "q_learning", "--set", "trace=replacing"], "unknown setting"),
+        (
+            ["train", "nstep_td", "--set", "n_step=64"],
+            "n_step=64 is larger than the window max_n=32; set max_n >= 64",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_what_is_allowed(argv, message, capsys):

@@ -345,6 +345,11 @@ def test_control_runners_reduce_to_sarsa_and_learn():
 
 
 def test_multistep_config_errors():
+    # A field kept for other algorithms is refused away from its default.
+    with pytest.raises(ValueError, match="max_n=4 does not apply to td0"):
+        prediction.PredictionConfig(max_n=4)
+    with pytest.raises(ValueError, match="trace='replacing' does not apply"):
+        control.ControlConfig(trace="replacing")
     with pytest.raises(ValueError, match="runs in episodes"):
         control.NStepSarsaConfig(num_steps=1000)
     with pytest.raises(ValueError, match="trace="):
