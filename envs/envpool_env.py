@@ -29,7 +29,16 @@ batching rule, so many seeds share one pool: built with
 fold the seed axis into the pool's env axis, make one call for all seeds, and
 split the results back: seed ``l`` steps envs ``l * num_envs`` to
 ``(l + 1) * num_envs - 1`` (seeded ``seed + l * num_envs + i``). Nested
-``vmap``s fold the same way. A ``vmap`` whose lanes do not add up to ``L``
+``vmap``s fold the same way.
+
+**One pool per process.** In a multi-process run (``jax.distributed``,
+:mod:`jaxrl.distributed`) ``lanes`` counts the seeds of every process; each
+process builds its own pool for its share, ``lanes / P`` lanes (process
+``p`` holds lanes ``p L / P`` to ``(p + 1) L / P - 1``, the seeds it runs),
+seeded so that every env gets the seed it has in a one-process pool of
+``L`` lanes. The trainer then runs on one device per process
+(``Trainer.one_device_per_process``), since a pool is stepped from one
+program. A ``vmap`` whose lanes do not add up to ``L``
 fails when the compiled call runs, with a message naming both counts (every
 level is traced, so the check cannot stop the trace); so does a sweep of
 several settings whose reset key does not vary over the settings (the CLI
@@ -110,7 +119,9 @@ class EnvPoolParams:
         lanes: how many runs share the pool under ``vmap`` (seeds x sweep
             settings; :func:`jaxrl.parallel.run` with ``num_seeds=lanes``). The
             pool holds ``lanes * num_envs`` envs and lane ``l`` steps envs
-            ``l * num_envs`` to ``(l + 1) * num_envs - 1``.
+            ``l * num_envs`` to ``(l + 1) * num_envs - 1``. In a run of ``P``
+            processes, the lanes of all of them: each process's pool holds
+            its ``lanes / P``.
     """
 
     max_steps_in_episode: int = struct.field(pytree_node=False, default=500)
@@ -309,24 +320,37 @@ class EnvPoolVec:
     ``reset`` resets the pool from the host (an ``io_callback``, so it works
     inside ``jit``); ``step`` is EnvPool's XLA ``step``. The ``key`` arguments
     are accepted for the interface and unused: the pool has its own seeded
-    RNG.
+    RNG. In a multi-process run the pool holds this process's lanes only
+    (see the module docstring); ``lanes`` is then the process's count.
     """
+
+    # a pool is stepped from one program: one device per process
+    one_device_per_process = True
 
     def __init__(self, env: EnvPoolEnv, params: Any, num_envs: int, seed: int):
         if num_envs < 1:
             raise ValueError(f"num_envs={num_envs} must be >= 1")
         envpool = import_envpool()
         self.env, self.params, self.num_envs = env, params, num_envs
-        self.lanes = int(getattr(params, "lanes", 1))
-        if self.lanes < 1:
-            raise ValueError(f"lanes={self.lanes} must be >= 1")
+        lanes = int(getattr(params, "lanes", 1))
+        if lanes < 1:
+            raise ValueError(f"lanes={lanes} must be >= 1")
+        processes = jax.process_count()
+        if lanes % processes:
+            raise ValueError(
+                f"{env.name}: lanes={lanes} do not split over {processes} "
+                "processes (each process's pool holds its share of the seeds): "
+                f"use a multiple of {processes}"
+            )
+        self.lanes = lanes // processes
+        first_lane = jax.process_index() * self.lanes
         self.pool_size = num_envs * self.lanes
         self.pool = envpool.make(
             env.task_id,
             env_type="gymnasium",
             num_envs=self.pool_size,
             batch_size=self.pool_size,
-            seed=int(seed),
+            seed=int(seed) + first_lane * num_envs,
             max_episode_steps=int(params.max_steps_in_episode),
             **env.options(params),
         )

@@ -390,19 +390,9 @@ def train(args: argparse.Namespace) -> Path:
     except RuntimeError as e:
         raise UsageError(str(e)) from None
     primary = jax.process_index() == 0  # writes the run folder and prints
-    try:  # refused before anything is written
-        parallel.seed_mesh(args.seeds)
-    except parallel.DeviceCountError as e:
-        raise UsageError(str(e)) from None
     r = resolve(args.algo, args.env, args.settings, args.sweeps)
     spec, config, hparams = r["spec"], r["config"], r["hparams"]
     if r["env_name"].startswith("envpool:"):
-        if jax.process_count() > 1:
-            raise UsageError(
-                f"{r['env_name']}: EnvPool runs take one process (the seeds share "
-                "its pool); drop --coordinator/--num-processes, or run one "
-                "process per host with its own --seed and --out"
-            )
         _check_envpool_run(args, r)
     labels = None
     run_hparams = hparams
@@ -419,7 +409,20 @@ def train(args: argparse.Namespace) -> Path:
         trainer = spec.make_train(config, r["env"], r["env_params"])
     except ValueError as e:  # e.g. an action space the agent cannot use
         raise UsageError(str(e)) from None
+    devices = parallel.run_devices(trainer)
+    try:  # refused before anything is written
+        parallel.seed_mesh(args.seeds, devices)
+    except parallel.DeviceCountError as e:
+        raise UsageError(str(e)) from None
     checkpoints = None if args.no_checkpoint else out / CHECKPOINTS
+    if jax.process_count() > 1:
+        # Every process has checked --out (_check_command_line) before
+        # process 0 writes it; a command started once per process has
+        # waited in distributed.initialize already, a second `main` in the
+        # same processes has not.
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("jaxrl: --out checked")
     try:
         if primary and args.overwrite and out.exists():
             shutil.rmtree(out)
@@ -437,6 +440,13 @@ def train(args: argparse.Namespace) -> Path:
             + (f" x {len(labels)} settings" if labels else "")
             + f", {trainer.num_iterations} iterations, on {jax.default_backend()}"
             + _processes_text(jax),
+            file=sys.stderr,
+        )
+    if primary and len(devices) < jax.device_count():
+        print(
+            f"EnvPool: one pool per process, stepped from one device of each "
+            f"({len(devices)} of {jax.device_count()} devices; "
+            f"{args.seeds // len(devices)} seeds per pool)",
             file=sys.stderr,
         )
     skip = getattr(r["env_params"], "frame_skip", None)

@@ -19,6 +19,11 @@ returns the same metrics and decides alike (divergence, progress); the state
 stays where it was computed, a global array (gather a leaf with
 :func:`to_host`). Progress and ``log`` lines come from process 0 only.
 
+A trainer that steps a host environment, one per process (an EnvPool pool,
+``Trainer.one_device_per_process``), runs on the first device of each
+process instead (:func:`run_devices`): the pool is stepped from one program
+per process, and each process's seeds share its pool.
+
 Seed ``i`` of a run started from ``seed`` uses ``fold_in(key(seed), i)``, so it
 gets the same bits whatever ``num_seeds`` is, and every setting of a sweep sees
 the same seeds (common random numbers, a paired comparison).
@@ -116,6 +121,19 @@ def seed_mesh(num_seeds: int, devices: Sequence[Any] | None = None) -> Mesh | No
             "CUDA_VISIBLE_DEVICES)"
         )
     return Mesh(np.asarray(devices), ("seeds",))
+
+
+def run_devices(trainer: Trainer) -> list[Any]:
+    """The devices :func:`run` puts ``trainer``'s seeds on: every device of
+    every process, or with ``trainer.one_device_per_process`` the first
+    device of each process (in process order)."""
+    devices = jax.devices()
+    if not trainer.one_device_per_process:
+        return devices
+    first: dict[int, Any] = {}
+    for device in devices:
+        first.setdefault(device.process_index, device)
+    return [first[p] for p in sorted(first)]
 
 
 def to_host(tree: Any) -> Any:
@@ -312,7 +330,7 @@ def run(
             carries the metrics up to the end of that chunk.
     """
     check_hparams(hparams)
-    mesh = seed_mesh(num_seeds)
+    mesh = seed_mesh(num_seeds, run_devices(trainer))
     keys = mesh_seed_keys(seed, num_seeds, mesh)
     if jax.process_index() != 0:
         progress, log = False, None

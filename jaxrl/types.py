@@ -74,6 +74,10 @@ class Trainer:
             value at the evaluated iterations and NaN elsewhere (an integer
             metric holds 0 elsewhere).
         eval_every: iterations between evaluations (0: never).
+        one_device_per_process: the run steps an environment that lives on
+            the host, one per process (an EnvPool pool: its seeds share it),
+            so :func:`jaxrl.parallel.run` puts its seeds on one device of
+            each process (:func:`jaxrl.parallel.run_devices`).
     """
 
     init: Callable[[jax.Array, Any], Any]
@@ -83,6 +87,7 @@ class Trainer:
     warmup_iterations: int = 0
     evaluate: Callable[[jax.Array, Any], dict[str, jax.Array]] | None = None
     eval_every: int = 0
+    one_device_per_process: bool = False
 
     def __post_init__(self):
         if self.warmup_iterations and self.warmup is None:

@@ -24,49 +24,70 @@ from jaxrl.results import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = 4  # one per device of the 4-device runs
+PPO = [
+    *("--set", "num_envs=2", "--set", "num_steps=8", "--set", "total_timesteps=64"),
+    *("--set", "hidden_sizes=[8]", "--set", "update_epochs=1"),
+    *("--set", "num_minibatches=2", "--set", "eval_every=0"),
+]
+# run name -> its `jaxrl train` arguments. ppo_envpool: one pool per process,
+# stepped from one device of each (2 processes x 2 devices run on 2 devices
+# with 2 seeds per pool; 1 x 4 on one device, like 1 x 1).
 RUNS = {
-    "q_learning": ["--set", "num_episodes=6"],
-    "ppo": [
-        *("--set", "num_envs=2", "--set", "num_steps=8", "--set", "total_timesteps=64"),
-        *("--set", "hidden_sizes=[8]", "--set", "update_epochs=1"),
-        *("--set", "num_minibatches=2", "--set", "eval_every=0"),
-    ],
+    "q_learning": ["q_learning", "--set", "num_episodes=6"],
+    "ppo": ["ppo", *PPO],
+    "ppo_envpool": ["ppo", "--env", "envpool:CartPole-v1", *PPO],
 }
+# A resumed EnvPool run continues from a fresh pool: not the same bits.
+EXACT_RESUME = ("q_learning", "ppo")
 
 # argv: OUT_ROOT [--coordinator ... --num-processes N --process-id I]. Trains
 # every run of RUNS into OUT_ROOT/NAME; with several processes, first a seed
 # count the devices do not divide (exit status 2), and after each run a resume
 # from its first checkpoint (process 0 keeps the uninterrupted metrics in
 # OUT_ROOT/NAME.first and deletes what a kill after chunk 1 would lose).
+# The processes meet after each `main` (`together`), as separate commands
+# would (a command waits for every process in jax.distributed.initialize).
 ENTRY = """
 import json, shutil, sys
 from pathlib import Path
 sys.path.insert(0, "tests")
-from test_multihost import RUNS, SEEDS
+from test_multihost import EXACT_RESUME, RUNS, SEEDS
 from jaxrl.cli import main
 root, flags = Path(sys.argv[1]), sys.argv[2:]
 common = ["--chunks", "2", "--quiet", *flags]
+
+def together(label):
+    import jax
+    from jax.experimental import multihost_utils
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices("test: " + label)
+
 if flags:
     bad = ["train", "q_learning", "--seeds", "6", "--out", str(root / "bad")]
     assert main(bad + common) == 2
     assert not (root / "bad").exists()
+    together("refused")
 for name, settings in RUNS.items():
     out = root / name
-    argv = ["train", name, "--seeds", str(SEEDS), *settings, "--out", str(out)]
+    argv = ["train", *settings, "--seeds", str(SEEDS), "--out", str(out)]
     assert main(argv + common) == 0, name
+    together(name)
     if not flags:
         continue
     import jax
-    from jax.experimental import multihost_utils
     if jax.process_index() == 0:
         keep = shutil.ignore_patterns("checkpoints*")
         shutil.copytree(out, root / f"{name}.first", ignore=keep)
+    if name not in EXACT_RESUME:
+        continue
+    if jax.process_index() == 0:
         steps = sorted(int(p.name) for p in (out / "checkpoints").iterdir())
         shutil.rmtree(out / "checkpoints" / str(steps[-1]))
         for f in ("metrics.npz", "metrics.csv", "summary.json", "config.json"):
             (out / f).unlink()
-    multihost_utils.sync_global_devices("test: killed")
+    together("killed")
     assert main(["train", "--resume", str(out), *common]) == 0, name
+    together(name + " resumed")
 """
 
 
@@ -103,8 +124,12 @@ def _finish(procs: list[subprocess.Popen], timeout: float = 240) -> list[tuple]:
             if p.poll() is None:
                 p.kill()
                 p.communicate()
-    for p, (_, err) in zip(procs, outs, strict=True):
-        assert p.returncode == 0, err[-3000:]
+    failed = [
+        f"process {i} (exit {p.returncode}):\n{err[-3000:]}"
+        for i, (p, (_, err)) in enumerate(zip(procs, outs, strict=True))
+        if p.returncode != 0
+    ]
+    assert not failed, "\n".join(failed)
     return outs
 
 
@@ -138,11 +163,11 @@ def test_two_processes_write_one_folder_with_every_seed(runs, name):
     folder, procs = runs["2x2"]
     (out0, err0), (out1, err1) = procs
     # Process 0 reports and writes; process 1 prints nothing (gloo's C++
-    # "[Gloo] Rank 2 is connected to 3 peer ranks" lines aside).
-    out0, out1 = (
-        [s for s in o.splitlines() if "[Gloo]" not in s] for o in (out0, out1)
-    )
-    assert str(folder / name) in out0 and out1 == []
+    # "[Gloo] Rank 2 is connected to 3 peer ranks" lines aside, which may
+    # land in the middle of a line of Python's).
+    assert str(folder / name) in out0 and str(folder) not in out1
+    lines1 = [s for s in out1.splitlines() if "connected to" not in s]
+    assert all(s.strip() in ("", "[Gloo] Rank") for s in lines1), lines1
     assert "2 processes x 2 devices" in err0 and "resuming after" in err0
     assert "resuming after" not in err1
     run = load_run(folder / name)
@@ -150,13 +175,32 @@ def test_two_processes_write_one_folder_with_every_seed(runs, name):
     first = load_run(folder / f"{name}.first").metrics
     assert all(v.shape[0] == SEEDS for v in first.values())
     assert len({v.tobytes() for v in first["return"]}) > 1  # seeds differ
+    if name not in EXACT_RESUME:
+        return
     # Killed after chunk 1 and resumed by both processes: the same bits.
     assert set(run.metrics) == set(first)
     for key, value in first.items():
         np.testing.assert_array_equal(run.metrics[key], value, err_msg=key)
 
 
-@pytest.mark.parametrize("name", sorted(RUNS))
+def test_an_envpool_run_keeps_one_pool_per_process(runs):
+    """Each process builds a pool for its 2 seeds and steps it from one of
+    its devices; the run says so. (That the pools are seeded as one pool of
+    4 lanes is what the equality with 1 x 1 below checks.)"""
+    (_, err0), (_, err1) = runs["2x2"][1]
+    line = "EnvPool: one pool per process, stepped from one device of each"
+    assert f"{line} (2 of 4 devices; 2 seeds per pool)" in err0
+    assert line not in err1
+    assert f"{line} (1 of 4 devices; 4 seeds per pool)" in runs["1x4"][1][0][1]
+    # One process of 4 devices runs the program of one device, on one device.
+    four = load_run(runs["1x4"][0] / "ppo_envpool").metrics
+    one = load_run(runs["1x1"][0] / "ppo_envpool").metrics
+    assert set(four) == set(one)
+    for key, value in one.items():
+        np.testing.assert_array_equal(four[key], value, err_msg=key)
+
+
+@pytest.mark.parametrize("name", sorted(EXACT_RESUME))
 def test_two_processes_equal_one_process_on_four_devices_bit_for_bit(runs, name):
     # The same global program, split the same way: each device runs one seed.
     first = load_run(runs["2x2"][0] / f"{name}.first").metrics
@@ -173,7 +217,9 @@ def test_two_processes_equal_one_device(runs, name):
     to float32 rounding, rtol 1e-5 and atol 1e-6, as in test_parallel's
     2-device test: one device compiles the program for a batch of 4 seeds,
     each of 4 devices for a batch of 1, and XLA may order a reduction (a loss
-    summed from cancelling terms) differently in the two."""
+    summed from cancelling terms) differently in the two. PPO on EnvPool:
+    the same, on 2 devices of 2 seeds (one pool per process) against one of
+    4 (one pool of 4 lanes), so every env has the seed it has in one pool."""
     first = load_run(runs["2x2"][0] / f"{name}.first").metrics
     one = load_run(runs["1x1"][0] / name).metrics
     assert set(one) == set(first)

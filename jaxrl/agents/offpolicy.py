@@ -713,4 +713,5 @@ def make_trainer(
         warmup_iterations=warmup_iterations,
         evaluate=evaluate if evaluation is not None else None,
         eval_every=eval_every if evaluation is not None else 0,
+        one_device_per_process=getattr(vec, "one_device_per_process", False),
     )

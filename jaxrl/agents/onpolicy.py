@@ -676,4 +676,5 @@ def make_on_policy_train(
         num_iterations=num_iterations,
         evaluate=evaluate_greedy if evaluation is not None else None,
         eval_every=config.eval_every if evaluation is not None else 0,
+        one_device_per_process=getattr(vec, "one_device_per_process", False),
     )
