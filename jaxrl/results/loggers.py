@@ -175,13 +175,14 @@ class _TensorBoard:
 class _Wandb:
     """A W&B run; offline with ``WANDB_MODE=offline``."""
 
-    def __init__(self, log_dir: Path, name: str, config: Mapping[str, Any]):
+    def __init__(self, run_dir: Path, name: str, config: Mapping[str, Any]):
         wandb = importlib.import_module("wandb")
-        log_dir.mkdir(parents=True, exist_ok=True)
+        # wandb writes under DIR/wandb/ itself (offline-run-*/, latest-run):
+        # given the run folder, its files land in OUT/wandb/, not OUT/wandb/wandb/.
         self.run = wandb.init(
             project=os.environ.get("WANDB_PROJECT", "jaxrl"),
             name=name,
-            dir=str(log_dir),
+            dir=str(run_dir),
             config=dict(config),
         )
 
@@ -239,9 +240,8 @@ def open_loggers(
     out = Path(out_dir)
     writers: list[_Writer] = []
     for name in names:
-        folder = out / LOGGERS[name][2]
         if name == "tensorboard":
-            writers.append(_TensorBoard(folder))
-        else:
-            writers.append(_Wandb(folder, out.name, config or {}))
+            writers.append(_TensorBoard(out / LOGGERS[name][2]))
+        else:  # wandb adds its folder, LOGGERS' "wandb", itself
+            writers.append(_Wandb(out, out.name, config or {}))
     return ChunkLogger(writers, labels)
