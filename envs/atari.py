@@ -25,6 +25,13 @@ Presets:
   clipping, sticky actions 0.25, the full action set, no life-loss signal
   (DreamerV3's Atari settings, Hafner et al., 2023, except gray frames to
   keep a CPU run small).
+- ``atari100k``: the Atari 100k benchmark as DreamerV3 ran it (its
+  ``configs.yaml``, ``atari100k`` block, danijar/dreamerv3 at 423291a): one
+  64x64 **colour** frame (``[3, 64, 64]``), up to 30 no-op starts, actions
+  repeated 4 frames (max-pooled), no sticky actions, the minimal action set,
+  no life-loss signal, no FIRE reset, rewards not clipped, the 27,000-step
+  cap; the budget (100K steps = 400K frames) is the agent's
+  ``total_timesteps``.
 
 Scores: whatever the preset, a run's ``return`` metric is the **game score**:
 the unclipped reward (EnvPool's ``info["reward"]``) summed over all lives
@@ -82,6 +89,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     "machado": _MACHADO,
     "world_model": dict(
         _MACHADO, reward_clip=False, stack_num=1, img_height=64, img_width=64
+    ),
+    "atari100k": dict(
+        _ATARI,
+        episodic_life=False,
+        reward_clip=False,
+        stack_num=1,
+        img_height=64,
+        img_width=64,
+        gray_scale=False,
+        use_fire_reset=False,
     ),
 }
 

@@ -1,11 +1,12 @@
-"""PPO, DQN and SAC-discrete on the MinAtar games (gymnax), on pixels.
+"""PPO, DQN, SAC-discrete and Dreamer on the MinAtar games (gymnax), on pixels.
 
 Each agent runs its preset (``ppo-minatar``, ``dqn-minatar``,
-``sac_discrete-minatar``: the MinAtar CNN torso on gymnax's ``[10, 10, C]``
-frames) on each game over ``--seeds`` seeds in one compiled call. The curves
-are the **training** returns, as in Young & Tian (2019)'s figure: each seed's
-finished episodes averaged over ``--bins`` equal spans of env steps (DQN's
-include its epsilon-greedy exploration, as theirs do). The final return of a
+``sac_discrete-minatar``, ``dreamer-minatar``: the MinAtar CNN torso on
+gymnax's ``[10, 10, C]`` frames) on each game over ``--seeds`` seeds in one
+compiled call. The curves are the **training** returns, as in Young & Tian
+(2019)'s figure: each seed's finished episodes averaged over ``--bins`` equal
+spans of env steps (DQN's include its epsilon-greedy exploration, as theirs
+do; Dreamer's its sampled actions). The final return of a
 seed is the mean over the last 10% of its steps; the table gives the mean and
 its 95% t-interval over seeds, and a uniformly random policy's mean return
 on the same game (``--random-episodes`` episodes) for scale.
@@ -18,7 +19,7 @@ kept, so a run of one agent on some games adds to an earlier run's table
 and figure; a pair run again replaces its earlier rows.
 
     python experiments/minatar.py [--seeds 8] [--games Breakout-MinAtar,...]
-        [--agents ppo,dqn,sac_discrete] [--off-policy-games NAME,...]
+        [--agents ppo,dqn,sac_discrete,dreamer] [--off-policy-games NAME,...]
         [--steps-scale 1.0] [--out out/minatar]
 """
 
@@ -42,9 +43,15 @@ AGENTS = {
     "ppo": "ppo-minatar",
     "dqn": "dqn-minatar",
     "sac_discrete": "sac_discrete-minatar",
+    "dreamer": "dreamer-minatar",
 }
-LABELS = {"ppo": "PPO", "dqn": "DQN", "sac_discrete": "SAC-discrete"}
-COLORS = {"ppo": "C0", "dqn": "C1", "sac_discrete": "C2"}
+LABELS = {
+    "ppo": "PPO",
+    "dqn": "DQN",
+    "sac_discrete": "SAC-discrete",
+    "dreamer": "Dreamer",
+}
+COLORS = {"ppo": "C0", "dqn": "C1", "sac_discrete": "C2", "dreamer": "C3"}
 
 
 def binned(returns: np.ndarray, env_steps: np.ndarray, bins: int):
@@ -131,8 +138,8 @@ def main() -> None:
     )
     p.add_argument(
         "--agents",
-        default=",".join(AGENTS),
-        help=f"comma-separated, of {', '.join(AGENTS)}",
+        default="ppo,dqn,sac_discrete",
+        help=f"comma-separated, of {', '.join(AGENTS)} (default: all but dreamer)",
     )
     p.add_argument(
         "--steps-scale",
@@ -140,13 +147,14 @@ def main() -> None:
         default=1.0,
         help="multiply each preset's budget (default 1: PPO "
         f"{presets.MINATAR_STEPS:,}, DQN {presets.MINATAR_DQN_STEPS:,}, "
-        f"SAC-discrete {presets.MINATAR_SAC_STEPS:,} env steps per seed)",
+        f"SAC-discrete {presets.MINATAR_SAC_STEPS:,}, Dreamer "
+        f"{presets.MINATAR_DREAMER_STEPS:,} env steps per seed)",
     )
     p.add_argument(
         "--off-policy-games",
         default=None,
-        help="games on which DQN and SAC-discrete run (default: all of --games; "
-        "on a CPU they cost several times PPO's wall time per env step)",
+        help="games on which DQN, SAC-discrete and Dreamer run (default: all of "
+        "--games; on a CPU they cost several times PPO's wall time per env step)",
     )
     p.add_argument("--bins", type=int, default=25, help="points per curve (default 25)")
     p.add_argument("--random-episodes", type=int, default=1000)

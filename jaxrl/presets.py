@@ -97,6 +97,7 @@ _DQN_ATARI = dict(
 MINATAR_STEPS = 500_000
 MINATAR_DQN_STEPS = 250_000
 MINATAR_SAC_STEPS = 100_000
+MINATAR_DREAMER_STEPS = 32_768
 
 PRESETS: dict[str, Preset] = {
     "ppo-cartpole": Preset(
@@ -196,6 +197,25 @@ PRESETS: dict[str, Preset] = {
         hparams=dict(actor_lr=0.001, critic_lr=0.001),
         solved_at=-200.0,
         description="SAC on Pendulum-v1: 64x64 networks, 1k random warm-up steps",
+    ),
+    "ppo-pendulum": Preset(
+        algo="ppo",
+        env="Pendulum-v1",
+        config=dict(
+            num_envs=8,
+            num_steps=256,
+            total_timesteps=1_024_000,
+            update_epochs=10,
+            num_minibatches=32,
+            anneal_lr=False,
+            eval_every=10,
+            eval_episodes=10,
+        ),
+        hparams=dict(lr=3e-4, gamma=0.95, ent_coef=0.0),
+        solved_at=-200.0,
+        description="PPO on Pendulum-v1 (Gaussian policy): 8 envs x 256 "
+        "steps, 10 epochs x 32 minibatches, Adam 3e-4, gamma 0.95, no entropy "
+        "bonus, a greedy evaluation every 20,480 env steps",
     ),
     "ppo_gru-memorychain": Preset(
         algo="ppo",
@@ -436,6 +456,45 @@ PRESETS: dict[str, Preset] = {
         "train ratio 256 (a gradient step every 2 env steps), actor and critic "
         "Adam 1e-4, the xs model",
     ),
+    "dreamer-pendulum": Preset(
+        algo="dreamer",
+        env="Pendulum-v1",
+        config=dict(
+            total_timesteps=8_192,
+            buffer_size=100_000,
+            batch_size=16,
+            seq_length=32,
+            train_ratio=256,
+            learning_starts=1_024,
+            eval_every=512,
+            eval_episodes=5,
+        ),
+        hparams=dict(actor_lr=1e-4, critic_lr=1e-4),
+        solved_at=-200.0,
+        description="Dreamer on Pendulum-v1 (continuous actions, gradients "
+        "through the model): dreamer-cartpole's settings, 8,192 env steps, "
+        "a greedy evaluation of 5 episodes every 1,024 env steps",
+    ),
+    "dreamer-minatar": Preset(
+        algo="dreamer",
+        env="Breakout-MinAtar",
+        config=dict(
+            total_timesteps=MINATAR_DREAMER_STEPS,
+            buffer_size=100_000,
+            batch_size=16,
+            seq_length=32,
+            train_ratio=128,
+            learning_starts=1_024,
+            torso="minatar_cnn",
+            eval_every=0,
+        ),
+        hparams=dict(actor_lr=1e-4, critic_lr=1e-4),
+        solved_at=None,
+        description="Dreamer on a MinAtar game from its [10, 10, C] frames "
+        "(the MinAtar CNN encoder): batch 16 x 32, train ratio 128 (a gradient "
+        "step every 4 env steps), actor and critic Adam 1e-4, the xs model, "
+        f"{MINATAR_DREAMER_STEPS:,} env steps",
+    ),
     "dreamer-atari": Preset(
         algo="dreamer",
         env="envpool:Pong-v5",
@@ -452,12 +511,12 @@ PRESETS: dict[str, Preset] = {
             eval_every=0,
         ),
         hparams=dict(),
-        env_settings={"preset": "world_model"},
+        env_settings={"preset": "atari100k"},
         solved_at=None,
-        description="Dreamer on Atari100k's budget (100K env steps = 400K "
-        "frames) at DreamerV3's train ratio 1024, batch 16 x 64, EnvPool's "
-        "world_model preset (one 64x64 frame, sticky actions, rewards not "
-        "clipped), DreamerV3's S size; GPU work",
+        description="Dreamer on Atari 100k as DreamerV3 ran it (configs.yaml "
+        "at 423291a): 100K env steps = 400K frames, train ratio 1024, batch "
+        "16 x 64, the S size, the atari100k env preset (one 64x64 colour "
+        "frame, no sticky actions, rewards not clipped); GPU work",
     ),
     "sac-mujoco": Preset(
         algo="sac",

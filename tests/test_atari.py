@@ -27,6 +27,12 @@ from jaxrl.cli import main  # noqa: E402
         ("atari", (4, 84, 84), 4, dict(episodic_life=True, reward_clip=True)),
         ("machado", (4, 84, 84), 18, dict(repeat_action_probability=0.25)),
         ("world_model", (1, 64, 64), 18, dict(reward_clip=False, stack_num=1)),
+        (
+            "atari100k",
+            (3, 64, 64),
+            4,
+            dict(gray_scale=False, repeat_action_probability=0.0, noop_max=30),
+        ),
     ],
 )
 def test_presets_give_their_observations_and_actions(preset, shape, actions, options):

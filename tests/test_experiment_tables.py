@@ -1,5 +1,6 @@
 """The experiment scripts' bookkeeping (no JAX): MinAtar's binned training
-curves and the GPU script's table against CleanRL's published scores."""
+curves and the GPU script's table against CleanRL's and DreamerV3's
+published scores."""
 
 import csv
 import json
@@ -56,6 +57,20 @@ def test_gpu_table_compares_finished_runs_with_the_published_scores(tmp_path):
         "train",
         "ppo",
     ]
+    assert pong[9] == "CleanRL, 10M steps"
+
+
+def test_gpu_table_holds_dreamers_atari100k_games_against_dreamerv3(tmp_path):
+    _summary(tmp_path / "dreamer-Boxing", 30.0, 20.0, 40.0, n=2)  # below 40.7
+    # only the pairs with a published target: Dreamer has no BeamRider row
+    atari_gpu.table(tmp_path, ["dreamer"], list(atari_gpu.GAMES))
+    with open(tmp_path / "atari_gpu.csv") as f:
+        rows = list(csv.reader(f))[1:]
+    assert [r[1] for r in rows] == ["Pong", "Breakout", "Boxing"]
+    assert rows[2][3:7] == ["30.0", "[20.0, 40.0]", "40.7-86", "no"]
+    assert rows[0][3] == "not run" and rows[0][9] == "DreamerV3, 100K steps"
+    cmd = atari_gpu.command("dreamer", "Boxing", 3, tmp_path / "new")
+    assert cmd[cmd.index("--preset") + 1] == "dreamer-atari"
 
 
 def test_train_preset_shares_one_envpool_pool_between_seeds():
