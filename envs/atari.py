@@ -4,7 +4,8 @@
 ``envs.make("envpool:Breakout-v5", preset="machado")`` another one, and any
 option can be set on top (``repeat_action_probability=0.25``; on the command
 line ``--set env.preset=machado --set env.noop_max=1``). Every option is
-passed to ``envpool.make`` explicitly, because EnvPool's own defaults are none
+passed to ``envpool.make`` explicitly (all but the resize filter: EnvPool's
+default area resize for every preset), because EnvPool's own defaults are none
 of the presets (it has ``episodic_life=False`` and ``reward_clip=False``).
 
 Presets:
@@ -25,13 +26,14 @@ Presets:
   clipping, sticky actions 0.25, the full action set, no life-loss signal
   (DreamerV3's Atari settings, Hafner et al., 2023, except gray frames to
   keep a CPU run small).
-- ``atari100k``: the Atari 100k benchmark as DreamerV3 ran it (its
-  ``configs.yaml``, ``atari100k`` block, danijar/dreamerv3 at 423291a): one
-  64x64 **colour** frame (``[3, 64, 64]``), up to 30 no-op starts, actions
-  repeated 4 frames (max-pooled), no sticky actions, the minimal action set,
-  no life-loss signal, no FIRE reset, rewards not clipped, the 27,000-step
-  cap; the budget (100K steps = 400K frames) is the agent's
-  ``total_timesteps``.
+- ``atari100k``: DreamerV3's Atari 100k env settings (its ``configs.yaml``,
+  ``atari100k`` block, danijar/dreamerv3 at 423291a): one 64x64 **colour**
+  frame (``[3, 64, 64]``, EnvPool's area resize, as its OpenCV one), up to
+  30 no-op starts (EnvPool: 1 to 30; DreamerV3: 0 to 29), actions repeated
+  4 frames (max-pooled), no sticky actions, the minimal action set, no
+  life-loss signal, no FIRE reset, rewards not clipped, the 27,000-step cap
+  (108,000 frames; a truncation here, an episode end there). The budget
+  (100K steps = 400K frames) is the agent's ``total_timesteps``.
 
 Scores: whatever the preset, a run's ``return`` metric is the **game score**:
 the unclipped reward (EnvPool's ``info["reward"]``) summed over all lives

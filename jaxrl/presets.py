@@ -513,9 +513,10 @@ PRESETS: dict[str, Preset] = {
         hparams=dict(),
         env_settings={"preset": "atari100k"},
         solved_at=None,
-        description="Dreamer on Atari 100k as DreamerV3 ran it (configs.yaml "
-        "at 423291a): 100K env steps = 400K frames, train ratio 1024, batch "
-        "16 x 64, the S size, the atari100k env preset (one 64x64 colour "
+        description="Dreamer on Atari 100k with DreamerV3's env and training "
+        "settings (configs.yaml at 423291a): 100K env steps = 400K frames, "
+        "train ratio 1024, batch 16 x 64, the S size's RSSM and MLPs (the "
+        "Nature CNN encoder), the atari100k env preset (one 64x64 colour "
         "frame, no sticky actions, rewards not clipped); GPU work",
     ),
     "sac-mujoco": Preset(

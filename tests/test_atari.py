@@ -31,7 +31,17 @@ from jaxrl.cli import main  # noqa: E402
             "atari100k",
             (3, 64, 64),
             4,
-            dict(gray_scale=False, repeat_action_probability=0.0, noop_max=30),
+            dict(
+                gray_scale=False,
+                stack_num=1,
+                repeat_action_probability=0.0,
+                noop_max=30,
+                episodic_life=False,
+                use_fire_reset=False,
+                reward_clip=False,
+                full_action_space=False,
+                max_steps_in_episode=27_000,
+            ),
         ),
     ],
 )

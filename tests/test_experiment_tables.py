@@ -61,14 +61,22 @@ def test_gpu_table_compares_finished_runs_with_the_published_scores(tmp_path):
 
 
 def test_gpu_table_holds_dreamers_atari100k_games_against_dreamerv3(tmp_path):
-    _summary(tmp_path / "dreamer-Boxing", 30.0, 20.0, 40.0, n=2)  # below 40.7
+    _summary(tmp_path / "dreamer-Boxing", 30.0, 20.0, 40.0, n=2)  # below 52.9
+    _summary(tmp_path / "dreamer-Breakout", 20.0, None, None, n=1)  # one seed
     # only the pairs with a published target: Dreamer has no BeamRider row
     atari_gpu.table(tmp_path, ["dreamer"], list(atari_gpu.GAMES))
     with open(tmp_path / "atari_gpu.csv") as f:
         rows = list(csv.reader(f))[1:]
     assert [r[1] for r in rows] == ["Pong", "Breakout", "Boxing"]
-    assert rows[2][3:7] == ["30.0", "[20.0, 40.0]", "40.7-86", "no"]
+    assert rows[2][3:7] == ["30.0", "[20.0, 40.0]", "52.9-86.8", "no"]
+    # one seed has no interval: its score itself is held against the range
+    assert rows[1][3:7] == ["20.0", "", "17.5-42.7", "yes"]
     assert rows[0][3] == "not run" and rows[0][9] == "DreamerV3, 100K steps"
+    _summary(tmp_path / "dreamer-Pong", None, None, None, n=1)  # no game ended
+    atari_gpu.table(tmp_path, ["dreamer"], ["Pong"])
+    with open(tmp_path / "atari_gpu.csv") as f:
+        (pong,) = list(csv.reader(f))[1:]
+    assert pong[3] == "no game ended" and pong[6] == "n/a"
     cmd = atari_gpu.command("dreamer", "Boxing", 3, tmp_path / "new")
     assert cmd[cmd.index("--preset") + 1] == "dreamer-atari"
 

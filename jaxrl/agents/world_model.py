@@ -65,7 +65,9 @@ class ModelSize:
         classes: classes per latent (``K``).
         hidden: width of every MLP layer.
         layers: layers of every MLP (encoder, decoder, heads, actor, critic).
-        cnn_depth: channels of the first convolution of an image encoder.
+        cnn_depth: DreamerV3's CNN multiplier for this size, kept for the
+            record but not used: images are encoded by the config's
+            ``torso`` (the Nature or MinAtar CNN), not by DreamerV3's CNN.
     """
 
     deter: int

@@ -179,6 +179,8 @@ class _Wandb:
         wandb = importlib.import_module("wandb")
         # wandb writes under DIR/wandb/ itself (offline-run-*/, latest-run):
         # given the run folder, its files land in OUT/wandb/, not OUT/wandb/wandb/.
+        # The folder must exist: wandb falls back to a temporary one otherwise.
+        run_dir.mkdir(parents=True, exist_ok=True)
         self.run = wandb.init(
             project=os.environ.get("WANDB_PROJECT", "jaxrl"),
             name=name,
