@@ -293,10 +293,12 @@ def plot(curves, random, num_seeds, path: Path) -> None:
         ax.legend(fontsize=8, loc="lower right")  # the curves rise to the upper right
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    fig.suptitle(
-        f"MinAtar (gymnax), MinAtar CNN torso: mean and 95% CI over {num_seeds} seeds",
-        fontsize=11,
+    title = (
+        f"MinAtar (gymnax), MinAtar CNN torso: mean and 95% CI over {num_seeds} seeds"
     )
+    if cols == 1:  # one panel: two lines, or the title runs off the figure
+        title = title.replace(": ", "\n", 1)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
