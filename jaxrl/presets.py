@@ -92,6 +92,18 @@ _DQN_ATARI = dict(
     eval_every=0,
 )
 
+# What the few-sample Dreamer presets share (chosen on CartPole-v1, then kept
+# for Pendulum-v1 and MinAtar): batch 16 x 32, train ratio 256 (a gradient
+# step every 2 env steps), 1,024 random steps first, actor and critic Adam 1e-4.
+_DREAMER_FEW = dict(
+    buffer_size=100_000,
+    batch_size=16,
+    seq_length=32,
+    train_ratio=256,
+    learning_starts=1_024,
+)
+_DREAMER_FEW_LR = dict(actor_lr=1e-4, critic_lr=1e-4)
+
 # The MinAtar budgets: what a 2-core CPU runs over 8 seeds in minutes
 # (experiments/minatar.py); Young & Tian (2019) train for 5M steps.
 MINATAR_STEPS = 500_000
@@ -441,16 +453,9 @@ PRESETS: dict[str, Preset] = {
         algo="dreamer",
         env="CartPole-v1",
         config=dict(
-            total_timesteps=6_144,
-            buffer_size=100_000,
-            batch_size=16,
-            seq_length=32,
-            train_ratio=256,
-            learning_starts=1_024,
-            eval_every=256,
-            eval_episodes=10,
+            _DREAMER_FEW, total_timesteps=6_144, eval_every=256, eval_episodes=10
         ),
-        hparams=dict(actor_lr=1e-4, critic_lr=1e-4),
+        hparams=_DREAMER_FEW_LR,
         solved_at=475.0,
         description="Dreamer for few samples on CartPole-v1: batch 16 x 32, "
         "train ratio 256 (a gradient step every 2 env steps), actor and critic "
@@ -460,16 +465,9 @@ PRESETS: dict[str, Preset] = {
         algo="dreamer",
         env="Pendulum-v1",
         config=dict(
-            total_timesteps=8_192,
-            buffer_size=100_000,
-            batch_size=16,
-            seq_length=32,
-            train_ratio=256,
-            learning_starts=1_024,
-            eval_every=512,
-            eval_episodes=5,
+            _DREAMER_FEW, total_timesteps=8_192, eval_every=512, eval_episodes=5
         ),
-        hparams=dict(actor_lr=1e-4, critic_lr=1e-4),
+        hparams=_DREAMER_FEW_LR,
         solved_at=-200.0,
         description="Dreamer on Pendulum-v1 (continuous actions, gradients "
         "through the model): dreamer-cartpole's settings, 8,192 env steps, "
@@ -479,16 +477,13 @@ PRESETS: dict[str, Preset] = {
         algo="dreamer",
         env="Breakout-MinAtar",
         config=dict(
+            _DREAMER_FEW,
             total_timesteps=MINATAR_DREAMER_STEPS,
-            buffer_size=100_000,
-            batch_size=16,
-            seq_length=32,
             train_ratio=128,
-            learning_starts=1_024,
             torso="minatar_cnn",
             eval_every=0,
         ),
-        hparams=dict(actor_lr=1e-4, critic_lr=1e-4),
+        hparams=_DREAMER_FEW_LR,
         solved_at=None,
         description="Dreamer on a MinAtar game from its [10, 10, C] frames "
         "(the MinAtar CNN encoder): batch 16 x 32, train ratio 128 (a gradient "
