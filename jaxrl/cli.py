@@ -52,7 +52,11 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_ALGO = "q_learning"
+# --seeds when not given: the tabular chapter's 1,000 (seconds of CPU);
+# 8 for a deep agent, whose seeds cost minutes each (1,000 PPO seeds are an
+# hour of CPU, 1,000 Dreamer seeds days).
 DEFAULT_SEEDS = 1000
+DEFAULT_DEEP_SEEDS = 8
 DIVERGENCE_THRESHOLD = 1e10
 RUN_ARGS = "run_args.json"
 CHECKPOINTS = "checkpoints"
@@ -238,13 +242,18 @@ def _expand_preset(args: argparse.Namespace) -> argparse.Namespace:
             f"`jaxrl train {preset.algo} --preset {name}`"
         )
     merged = {**preset.settings, **_parse_assignments(args.set, "--set")}
+    env = args.env or preset.env
+    solved_at = getattr(args, "solved_at", None)
+    if solved_at is None and env == preset.env:
+        solved_at = preset.solved_at  # the preset's threshold, on its env only
     return argparse.Namespace(
         **{
             **vars(args),
             "algo": algo,
-            "env": args.env or preset.env,
+            "env": env,
             "set": [f"{k}={v}" for k, v in merged.items()],
             "preset": None,
+            "solved_at": solved_at,
         }
     )
 
@@ -259,8 +268,11 @@ def _check_command_line(args: argparse.Namespace) -> argparse.Namespace:
     if getattr(args, "resume", None) is not None:
         args = _resume_args(args)
     for flag, value in (("--seeds", args.seeds), ("--chunks", args.chunks)):
-        if value < 1:
+        if value is not None and value < 1:
             raise UsageError(f"{flag} {value} must be >= 1")
+    solved_at = getattr(args, "solved_at", None)
+    if solved_at is not None and not math.isfinite(solved_at):
+        raise UsageError(f"--solved-at {solved_at} must be a finite number")
     if args.divergence_threshold <= 0 or math.isnan(args.divergence_threshold):
         raise UsageError(
             f"--divergence-threshold {args.divergence_threshold} must be > 0 "
@@ -288,6 +300,10 @@ def _check_command_line(args: argparse.Namespace) -> argparse.Namespace:
         registry.check_name(args.algo)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if args.seeds is None:
+        deep = args.algo in registry.DEEP
+        seeds = DEFAULT_DEEP_SEEDS if deep else DEFAULT_SEEDS
+        args = argparse.Namespace(**{**vars(args), "seeds": seeds})
     settings = _parse_assignments(args.set, "--set")
     sweeps = _parse_sweeps(args.sweep)
     args = argparse.Namespace(**{**vars(args), "settings": settings, "sweeps": sweeps})
@@ -483,6 +499,8 @@ def train(args: argparse.Namespace) -> Path:
         "backend": jax.default_backend(),
         "provenance": provenance.collect(getattr(args, "argv", None)),
     }
+    if getattr(args, "solved_at", None) is not None:
+        resolved["solved_at"] = args.solved_at
     chunk_log = _open_loggers(args.log, out, resolved, labels) if primary else None
     t0 = time.perf_counter()
     try:
@@ -584,15 +602,35 @@ def _write_results(
     from jaxrl.results import write_run
 
     x_name, x = _x_axis(spec, config, metrics)
+    thresholds = None
+    if resolved.get("solved_at") is not None:
+        thresholds = {_solve_metric(metrics): resolved["solved_at"]}
     try:
         summary = write_run(
-            out, config=resolved, metrics=metrics, x_name=x_name, x=x, labels=labels
+            out,
+            config=resolved,
+            metrics=metrics,
+            x_name=x_name,
+            x=x,
+            labels=labels,
+            thresholds=thresholds,
         )
         if state is not None:
             _plot_state(out, r, state, sweep=bool(labels))
     except OSError as e:
         raise RunError(f"cannot write the run folder {out}: {e}") from None
     return summary
+
+
+def _solve_metric(metrics: dict) -> str:
+    """What --solved-at is checked on: the greedy evaluation where the run
+    has one (not all NaN), else the training return."""
+    import numpy as np
+
+    ev = metrics.get("eval_return")
+    if ev is not None and not np.all(np.isnan(np.asarray(ev, dtype=np.float64))):
+        return "eval_return"
+    return "return"
 
 
 def _x_axis(spec: Any, config: Any, metrics: dict) -> tuple[str, Any]:
@@ -830,8 +868,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--seeds",
         type=int,
-        default=DEFAULT_SEEDS,
-        help=f"number of seeds (default {DEFAULT_SEEDS})",
+        default=None,
+        help=f"number of seeds (default {DEFAULT_DEEP_SEEDS} for a deep agent, "
+        f"{DEFAULT_SEEDS} for the tabular and bandit algorithms)",
     )
     t.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     t.add_argument(
@@ -885,6 +924,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"save no checkpoints in OUT/{CHECKPOINTS}/ between chunks "
         "(the run cannot be resumed)",
+    )
+    t.add_argument(
+        "--solved-at",
+        type=float,
+        default=None,
+        metavar="X",
+        help="also report, per seed, the step (episode) at which the greedy "
+        "evaluation (eval_return; the return where there is none) first "
+        "reaches X, in the summary (default: the preset's threshold on its "
+        "env, e.g. 475 for dreamer-cartpole; give it again with --resume)",
     )
     t.add_argument(
         "--log",

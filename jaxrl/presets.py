@@ -505,7 +505,7 @@ PRESETS: dict[str, Preset] = {
             torso="nature_cnn",
             eval_every=0,
         ),
-        hparams=dict(),
+        hparams=dict(actor_lr=3e-5, critic_lr=3e-5),
         env_settings={"preset": "atari100k"},
         solved_at=None,
         description="Dreamer on Atari 100k with DreamerV3's env and training "

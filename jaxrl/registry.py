@@ -60,6 +60,12 @@ BUILTIN = (
 )
 
 
+# The deep agents among them (env_kind "discrete", "continuous" or "discrete
+# or continuous"): the command line gives them fewer seeds by default.
+# tests/test_cli.py checks this against the registered env kinds.
+DEEP = ("a2c", "dqn", "dreamer", "ppo", "reinforce", "sac", "sac_discrete")
+
+
 def register(spec: AlgoSpec) -> AlgoSpec:
     if spec.name in _ALGOS:
         raise ValueError(f"algorithm {spec.name!r} is already registered")

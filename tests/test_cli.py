@@ -93,6 +93,7 @@ def test_sweep_runs_every_setting(tmp_path):
         ),
         (["train", "q_learning", "--set", "=1"], "--set takes key=value"),
         (["train", "q_learning", "--chunks", "0"], "--chunks 0 must be >= 1"),
+        (["train", "q_learning", "--solved-at", "nan"], "--solved-at nan must be"),
         (
             ["train", "q_learning", "--set", "alpha=abc"],
             "alpha takes a number, got 'abc'",
@@ -258,3 +259,51 @@ def test_a_diverging_run_stops_with_what_went_wrong(tmp_path, capsys):
     assert config["stopped"]["after_iteration"] == 4
     assert config["stopped"]["first_iteration"] == 1
     assert load_run(out).metrics["loss"].shape == (2, 4)
+
+
+def test_solved_at_reports_the_first_crossing_per_seed(tmp_path, capsys):
+    argv = ["train", "q_learning", "--env", "CliffWalking-v0"] + TINY
+    assert main(argv + ["--out", str(tmp_path / "a")]) == 0
+    returns = load_run(tmp_path / "a").metrics["return"]  # [3 seeds, 4 episodes]
+    threshold = float(np.sort(returns.ravel())[returns.size // 2])
+    out = tmp_path / "b"
+    assert main(argv + ["--out", str(out), "--solved-at", str(threshold)]) == 0
+    assert "episode to threshold" in capsys.readouterr().err
+    run = load_run(out)
+    np.testing.assert_array_equal(run.metrics["return"], returns)
+    first = [
+        1 + int(np.argmax(r >= threshold)) if np.any(r >= threshold) else None
+        for r in returns
+    ]
+    solved = [f for f in first if f is not None]
+    (setting,) = run.summary["settings"].values()
+    solve = setting["return"]["solve"]
+    assert solve["threshold"] == threshold and solve["op"] == ">="
+    assert solve["n_unsolved"] == first.count(None) and solve["n"] == len(solved)
+    assert solve["median"] == pytest.approx(np.median(solved))
+    assert json.loads((out / "config.json").read_text())["solved_at"] == threshold
+
+
+def test_solved_at_defaults_to_the_presets_threshold_on_its_env():
+    from jaxrl.cli import _check_command_line, build_parser
+
+    def solved_at(*argv):
+        args = build_parser().parse_args(["train", *argv])
+        return _check_command_line(args).solved_at
+
+    assert solved_at("--preset", "dreamer-cartpole") == 475.0
+    assert solved_at("--preset", "sac-pendulum") == -200.0
+    assert solved_at("--preset", "dreamer-cartpole", "--solved-at", "200") == 200.0
+    assert solved_at("--preset", "ppo-cartpole", "--env", "Acrobot-v1") is None
+    assert solved_at("ppo") is None
+
+
+def test_solve_metric_is_the_evaluation_where_there_is_one():
+    from jaxrl.cli import _solve_metric
+
+    nan = np.full((2, 3), np.nan)
+    some = nan.copy()
+    some[:, -1] = 1.0  # evaluated at the last iteration only
+    assert _solve_metric({"return": nan, "eval_return": some}) == "eval_return"
+    assert _solve_metric({"return": nan, "eval_return": nan}) == "return"
+    assert _solve_metric({"return": nan}) == "return"

@@ -52,6 +52,28 @@ def test_the_static_name_list_is_what_registers():
     assert sorted(registry.BUILTIN) == registry.names()
 
 
+def test_the_deep_list_is_the_registered_deep_agents():
+    deep = [n for n in registry.names() if registry.get(n).env_kind not in TINY]
+    assert sorted(registry.DEEP) == deep
+
+
+@pytest.mark.parametrize(
+    "argv, seeds",
+    [
+        (["train", "q_learning"], 1000),
+        (["train", "bandit_ucb"], 1000),
+        (["train", "ppo"], 8),
+        (["train", "--preset", "dreamer-cartpole"], 8),
+        (["train", "ppo", "--seeds", "3"], 3),
+    ],
+)
+def test_seeds_default_by_kind(argv, seeds):
+    from jaxrl.cli import _check_command_line, build_parser
+
+    args = _check_command_line(build_parser().parse_args(argv))
+    assert args.seeds == seeds
+
+
 @pytest.mark.parametrize("name", sorted(registry.BUILTIN))
 def test_every_algorithm_runs_and_resumes_from_the_cli(name, tmp_path, capsys):
     out = tmp_path / "run"

@@ -119,6 +119,27 @@ def test_wandb_gets_the_same_scalars_per_step(logged_run):
             )
 
 
+def test_a_resumed_run_continues_its_wandb_run(tmp_path, monkeypatch):
+    import shutil
+
+    fake = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    out = tmp_path / "run"
+    assert main([*ARGV, "--out", str(out), "--log", "wandb"]) == 0
+    # Killed after the first of its two chunks: resume with --log wandb.
+    shutil.rmtree(out / "checkpoints" / "4")
+    (out / "metrics.npz").unlink()
+    assert main(["train", "--resume", str(out), "--log", "wandb", "--quiet"]) == 0
+    first, second = fake.inits
+    assert first["id"] == second["id"] and second["resume"] == "allow"
+    assert (out / "wandb" / "run_id").read_text().strip() == first["id"]
+    # The first run logged episodes 1-4, the resumed one 3-4 (from its checkpoint).
+    assert [step for step, _ in fake.logged] == [1, 2, 3, 4, 3, 4]
+    # A new run folder gets a new id.
+    assert main([*ARGV, "--out", str(tmp_path / "other"), "--log", "wandb"]) == 0
+    assert fake.inits[2]["id"] != first["id"]
+
+
 def test_chunk_scalars_by_hand():
     # Two seeds, a chunk of 3 iterations after 5 done; seed 1 has no return
     # at the 1st iteration and neither seed at the 2nd (never logged).

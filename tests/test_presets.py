@@ -129,3 +129,20 @@ def test_presets_are_typed_values_of_their_algorithm(name):
         assert getattr(r["hparams"], key) == pytest.approx(value), (name, key)
     for key, value in preset.env_settings.items():
         assert getattr(r["env_params"], key) == value
+
+
+def test_dreamers_defaults_are_the_cartpole_presets_settings():
+    # The README's samples-to-solve row for `jaxrl train dreamer --env
+    # CartPole-v1` rests on this: the defaults run dreamer-cartpole's settings
+    # (only the budget differs), and its Atari preset keeps DreamerV3's rates.
+    import dataclasses
+
+    preset = presets.get("dreamer-cartpole").resolve()
+    default = resolve("dreamer", "CartPole-v1", {})
+    budget = default["config"].total_timesteps
+    assert budget > preset["config"].total_timesteps
+    same_budget = dataclasses.replace(preset["config"], total_timesteps=budget)
+    assert same_budget == default["config"]
+    assert preset["hparams"] == default["hparams"]
+    atari = presets.get("dreamer-atari").resolve()["hparams"]
+    assert (atari.actor_lr, atari.critic_lr, atari.model_lr) == (3e-5, 3e-5, 1e-4)

@@ -181,6 +181,18 @@ def test_thresholds_steps_to_solve(tmp_path):
         summarize_metrics({"return": curves}, thresholds={"loss": 1.0})
 
 
+def test_a_metric_without_values_is_named_not_tabled():
+    from jaxrl.results import format_summary_table
+
+    curves = np.array([[1.0, 2.0], [3.0, 4.0]])
+    s = summarize_metrics({"return": curves, "eval_return": curves * np.nan})
+    table = format_summary_table(s)
+    assert "| run | return | 2 |" in table
+    assert "| run | eval_return" not in table
+    assert table.endswith("(no values, not shown: eval_return)")
+    assert "no values" not in format_summary_table(summarize_metrics({"r": curves}))
+
+
 def test_nan_metrics_survive_json(tmp_path):
     ret = np.array([[1.0, np.nan], [np.nan, np.nan]])
     summary = write_run(tmp_path / "nan", config={}, metrics={"r": ret}, plot=False)

@@ -14,10 +14,11 @@ The writers are extras that the core does not import:
 - ``tensorboard`` (``pip install 'jaxrl[tensorboard]'``, tensorboardX):
   event files in ``OUT/tensorboard/`` (``tensorboard --logdir OUT``).
 - ``wandb`` (``pip install 'jaxrl[wandb]'``): a Weights & Biases run named
-  after the run folder, its files in ``OUT/wandb/``. It follows wandb's own
-  environment variables: ``WANDB_MODE=offline`` writes locally only (``wandb
-  sync`` uploads later), ``WANDB_PROJECT`` names the project (default
-  ``jaxrl``).
+  after the run folder, its files in ``OUT/wandb/``; ``jaxrl train --resume``
+  continues the same W&B run (its id is kept in ``OUT/wandb/run_id``). It
+  follows wandb's own environment variables: ``WANDB_MODE=offline`` writes
+  locally only (``wandb sync`` uploads later), ``WANDB_PROJECT`` names the
+  project (default ``jaxrl``).
 
 This module imports neither package until a writer is opened, and nothing
 from JAX.
@@ -172,6 +173,22 @@ class _TensorBoard:
         self.writer.close()
 
 
+def _wandb_run_id(folder: Path) -> str:
+    """The W&B run id of this run folder, kept in ``OUT/wandb/run_id``: a
+    resumed run (``jaxrl train --resume``) logs into the same W&B run."""
+    path = folder / "run_id"
+    if path.is_file():
+        run_id = path.read_text().strip()
+        if re.fullmatch(r"[a-z0-9]{8,64}", run_id):
+            return run_id
+    import secrets
+
+    run_id = secrets.token_hex(8)
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(run_id + "\n")
+    return run_id
+
+
 class _Wandb:
     """A W&B run; offline with ``WANDB_MODE=offline``."""
 
@@ -186,6 +203,8 @@ class _Wandb:
             name=name,
             dir=str(run_dir),
             config=dict(config),
+            id=_wandb_run_id(run_dir / "wandb"),
+            resume="allow",
         )
 
     def write(self, step: int, scalars: Mapping[str, float]) -> None:

@@ -489,7 +489,9 @@ def _summary_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def format_summary_table(summary: Mapping[str, Any], digits: int = 3) -> str:
-    """A Markdown table of final and AUC statistics from a summary dict."""
+    """A Markdown table of final and AUC statistics from a summary dict; a
+    metric without a single value (``eval_return`` with evaluation off) is
+    named under the table instead of a row of NaNs."""
 
     def f(v: Any) -> str:
         if v is None or (isinstance(v, float) and not math.isfinite(v)):
@@ -513,9 +515,14 @@ def format_summary_table(summary: Mapping[str, Any], digits: int = 3) -> str:
     if has_solve:
         cols.append(f"{x_name} to threshold: median [IQR] (unsolved)")
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    empty: list[str] = []  # metrics without a single value (evaluation off)
     for label, per_metric in summary["settings"].items():
         for name, e in per_metric.items():
             fin, auc = e["final"], e["auc"]
+            if fin["n"] == 0 and auc["n"] == 0:
+                if name not in empty:
+                    empty.append(name)
+                continue
             cells = [
                 label,
                 name,
@@ -536,6 +543,8 @@ def format_summary_table(summary: Mapping[str, Any], digits: int = 3) -> str:
                         f"{f(sv['iqr_high'])}] ({sv['n_unsolved']})"
                     )
             lines.append("| " + " | ".join(cells) + " |")
+    if empty:
+        lines.append(f"(no values, not shown: {', '.join(empty)})")
     return "\n".join(lines)
 
 
