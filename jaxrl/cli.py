@@ -70,9 +70,10 @@ _RUN_KEYS = (
     "sweep",
     "chunks",
     "divergence_threshold",
+    "solved_at",
 )
 # Keys a run folder of an older jaxrl may lack, with the value it ran with.
-_OPTIONAL_RUN_KEYS = {"divergence_threshold": DIVERGENCE_THRESHOLD}
+_OPTIONAL_RUN_KEYS = {"divergence_threshold": DIVERGENCE_THRESHOLD, "solved_at": None}
 _FLAGS = {
     "algo": "ALGO",
     **{k: "--" + k.replace("_", "-") for k in _RUN_KEYS if k != "algo"},
@@ -193,6 +194,8 @@ def _write_run_args(out: Path, args: argparse.Namespace, env_name: str) -> None:
         argv += ["--sweep", item]
     if record["divergence_threshold"] != DIVERGENCE_THRESHOLD:
         argv += ["--divergence-threshold", str(record["divergence_threshold"])]
+    if record["solved_at"] is not None:
+        argv += ["--solved-at", str(record["solved_at"])]
     record["command"] = shlex.join(["jaxrl", "train", *argv, "--out", str(out)])
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".{RUN_ARGS}.tmp"
@@ -221,6 +224,11 @@ def _check_envpool_run(args: argparse.Namespace, r: dict[str, Any]) -> None:
     )
 
 
+def _task(env: str) -> str:
+    """``envpool:Pendulum-v1`` and ``Pendulum-v1`` are one task."""
+    return env.removeprefix("envpool:")
+
+
 def _expand_preset(args: argparse.Namespace) -> argparse.Namespace:
     """``--preset NAME`` as the algorithm, the default ``--env`` and settings
     under the user's own ``--set`` values (which win)."""
@@ -244,8 +252,8 @@ def _expand_preset(args: argparse.Namespace) -> argparse.Namespace:
     merged = {**preset.settings, **_parse_assignments(args.set, "--set")}
     env = args.env or preset.env
     solved_at = getattr(args, "solved_at", None)
-    if solved_at is None and env == preset.env:
-        solved_at = preset.solved_at  # the preset's threshold, on its env only
+    if solved_at is None and _task(env) == _task(preset.env):
+        solved_at = preset.solved_at  # the preset's threshold, on its task only
     return argparse.Namespace(
         **{
             **vars(args),
@@ -270,9 +278,6 @@ def _check_command_line(args: argparse.Namespace) -> argparse.Namespace:
     for flag, value in (("--seeds", args.seeds), ("--chunks", args.chunks)):
         if value is not None and value < 1:
             raise UsageError(f"{flag} {value} must be >= 1")
-    solved_at = getattr(args, "solved_at", None)
-    if solved_at is not None and not math.isfinite(solved_at):
-        raise UsageError(f"--solved-at {solved_at} must be a finite number")
     if args.divergence_threshold <= 0 or math.isnan(args.divergence_threshold):
         raise UsageError(
             f"--divergence-threshold {args.divergence_threshold} must be > 0 "
@@ -301,9 +306,16 @@ def _check_command_line(args: argparse.Namespace) -> argparse.Namespace:
     except ValueError as e:
         raise UsageError(str(e)) from None
     if args.seeds is None:
-        deep = args.algo in registry.DEEP
-        seeds = DEFAULT_DEEP_SEEDS if deep else DEFAULT_SEEDS
+        seeds = DEFAULT_DEEP_SEEDS if registry.is_deep(args.algo) else DEFAULT_SEEDS
         args = argparse.Namespace(**{**vars(args), "seeds": seeds})
+    solved_at = args.solved_at
+    if solved_at is not None and not math.isfinite(solved_at):
+        raise UsageError(f"--solved-at {solved_at} must be a finite number")
+    if solved_at is not None and registry.is_bandit(args.algo):
+        raise UsageError(
+            f"--solved-at: {args.algo} reports reward, optimal and regret per "
+            "step, no episode return to reach a threshold with; drop it"
+        )
     settings = _parse_assignments(args.set, "--set")
     sweeps = _parse_sweeps(args.sweep)
     args = argparse.Namespace(**{**vars(args), "settings": settings, "sweeps": sweeps})

@@ -399,10 +399,9 @@ def run(
             if bar is not None:
                 bar.update(n)
                 shown = _progress_metric(chunks[-1])
-                if shown is not None:
-                    last = chunks[-1][shown][..., -1]
-                    if np.isfinite(last).any():
-                        bar.set_postfix({shown: f"{np.nanmean(last):.4g}"})
+                value = None if shown is None else _latest(chunks[-1][shown])
+                if value is not None:
+                    bar.set_postfix({shown: f"{value:.4g}"})
             if ckpt is not None or on_chunk is not None:
                 so_far = _concat(chunks)
                 if ckpt is not None:
@@ -555,6 +554,16 @@ def _progress_metric(metrics: dict[str, np.ndarray]) -> str | None:
         if name in metrics:
             return name
     return next(iter(metrics), None)
+
+
+def _latest(values: np.ndarray) -> float | None:
+    """The mean over seeds (and settings) at the chunk's last iteration with
+    a value: an evaluation need not fall on the chunk's last iteration."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values).reshape(-1, values.shape[-1]).any(axis=0)
+    if not finite.any():
+        return None
+    return float(np.nanmean(values[..., np.flatnonzero(finite)[-1]]))
 
 
 def _concat(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

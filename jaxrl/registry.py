@@ -27,7 +27,8 @@ _ALGOS: dict[str, AlgoSpec] = {}
 
 # The built-in algorithms by name, known without importing them (and so
 # without importing JAX): the command line checks a name before it loads
-# anything heavy. tests/test_cli.py checks that this equals what registers.
+# anything heavy. tests/test_cli_registry.py checks that this equals what
+# registers.
 BUILTIN = (
     "a2c",
     "bandit_epsilon_greedy",
@@ -61,9 +62,30 @@ BUILTIN = (
 
 
 # The deep agents among them (env_kind "discrete", "continuous" or "discrete
-# or continuous"): the command line gives them fewer seeds by default.
-# tests/test_cli.py checks this against the registered env kinds.
+# or continuous"; the command line gives them fewer seeds by default) and the
+# bandit algorithms (env_kind "bandit"). tests/test_cli_registry.py checks
+# both against the registered env kinds.
 DEEP = ("a2c", "dqn", "dreamer", "ppo", "reinforce", "sac", "sac_discrete")
+BANDIT = ("bandit_epsilon_greedy", "bandit_gradient", "bandit_optimistic", "bandit_ucb")
+
+
+def _kind(name: str) -> str | None:
+    """The env kind of an algorithm registered by a plug-in (not built in),
+    ``None`` for a built-in or unknown name (nothing is imported)."""
+    spec = _ALGOS.get(name)
+    return None if spec is None or name in BUILTIN else spec.env_kind
+
+
+def is_deep(name: str) -> bool:
+    """A deep agent: a built-in one of :data:`DEEP`, or a registered
+    algorithm whose env kind is neither ``"bandit"`` nor ``"tabular"``."""
+    kind = _kind(name)
+    return name in DEEP or kind not in (None, "bandit", "tabular")
+
+
+def is_bandit(name: str) -> bool:
+    """A bandit algorithm (env kind ``"bandit"``)."""
+    return name in BANDIT or _kind(name) == "bandit"
 
 
 def register(spec: AlgoSpec) -> AlgoSpec:

@@ -94,6 +94,7 @@ def test_sweep_runs_every_setting(tmp_path):
         (["train", "q_learning", "--set", "=1"], "--set takes key=value"),
         (["train", "q_learning", "--chunks", "0"], "--chunks 0 must be >= 1"),
         (["train", "q_learning", "--solved-at", "nan"], "--solved-at nan must be"),
+        (["train", "bandit_ucb", "--solved-at", "1"], "no episode return"),
         (
             ["train", "q_learning", "--set", "alpha=abc"],
             "alpha takes a number, got 'abc'",
@@ -281,7 +282,20 @@ def test_solved_at_reports_the_first_crossing_per_seed(tmp_path, capsys):
     assert solve["threshold"] == threshold and solve["op"] == ">="
     assert solve["n_unsolved"] == first.count(None) and solve["n"] == len(solved)
     assert solve["median"] == pytest.approx(np.median(solved))
+    assert solve["per_seed"] == first
     assert json.loads((out / "config.json").read_text())["solved_at"] == threshold
+    record = json.loads((out / "run_args.json").read_text())
+    assert record["solved_at"] == threshold and "--solved-at" in record["command"]
+    # Killed after the first chunk, resumed without the flag: the same summary.
+    import shutil
+
+    shutil.rmtree(out / "checkpoints" / "4")
+    for name in ("metrics.npz", "summary.json", "config.json"):
+        (out / name).unlink()
+    assert main(["train", "--resume", str(out), "--quiet"]) == 0
+    assert load_run(out).summary["settings"] == run.summary["settings"]
+    refused = ["train", "--resume", str(out), "--solved-at", "1e9"]
+    assert main(refused) == 2
 
 
 def test_solved_at_defaults_to_the_presets_threshold_on_its_env():

@@ -52,9 +52,23 @@ def test_the_static_name_list_is_what_registers():
     assert sorted(registry.BUILTIN) == registry.names()
 
 
-def test_the_deep_list_is_the_registered_deep_agents():
-    deep = [n for n in registry.names() if registry.get(n).env_kind not in TINY]
-    assert sorted(registry.DEEP) == deep
+def test_the_deep_and_bandit_lists_are_the_registered_kinds():
+    kinds = {n: registry.get(n).env_kind for n in registry.names()}
+    assert sorted(registry.DEEP) == [n for n, k in kinds.items() if k not in TINY]
+    assert sorted(registry.BANDIT) == [n for n, k in kinds.items() if k == "bandit"]
+    assert all(registry.is_deep(n) == (n in registry.DEEP) for n in kinds)
+    assert all(registry.is_bandit(n) == (n in registry.BANDIT) for n in kinds)
+
+
+def test_a_plugin_algorithm_is_classed_by_its_env_kind(monkeypatch):
+    for name, kind, deep in (
+        ("my_agent", "discrete", True),
+        ("my_td", "tabular", False),
+    ):
+        spec = registry.AlgoSpec(name, "", object, object, print, kind, "")
+        monkeypatch.setitem(registry._ALGOS, name, spec)
+        assert registry.is_deep(name) == deep and not registry.is_bandit(name)
+    assert not registry.is_deep("no_such_algorithm")
 
 
 @pytest.mark.parametrize(

@@ -140,6 +140,28 @@ def test_a_resumed_run_continues_its_wandb_run(tmp_path, monkeypatch):
     assert fake.inits[2]["id"] != first["id"]
 
 
+def test_the_wandb_run_id_file(tmp_path, monkeypatch):
+    from jaxrl.results.loggers import _Wandb, _wandb_run_id
+
+    folder = tmp_path / "wandb"
+    run_id = _wandb_run_id(folder)
+    assert _wandb_run_id(folder) == run_id  # kept
+    (folder / "run_id").write_text("not an id!\n")
+    with pytest.warns(UserWarning, match="not a W&B run id"):
+        assert _wandb_run_id(folder) not in (run_id, "not an id!")
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with pytest.warns(UserWarning, match="cannot keep the W&B run id"):
+        assert _wandb_run_id(blocked / "wandb") is None
+    # wandb's own variables win over the kept id.
+    fake = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    monkeypatch.setenv("WANDB_RUN_ID", "abc123")
+    monkeypatch.setenv("WANDB_RESUME", "must")
+    _Wandb(tmp_path / "run", "run", {})
+    assert "id" not in fake.inits[0] and "resume" not in fake.inits[0]
+
+
 def test_chunk_scalars_by_hand():
     # Two seeds, a chunk of 3 iterations after 5 done; seed 1 has no return
     # at the 1st iteration and neither seed at the 2nd (never logged).

@@ -323,3 +323,13 @@ def test_ppo_and_dqn_on_two_devices_give_the_results_of_one(tmp_path):
             np.testing.assert_allclose(
                 two[name][key], value, rtol=1e-5, atol=1e-6, err_msg=f"{name} {key}"
             )
+
+
+def test_the_progress_bar_shows_the_chunks_latest_value():
+    nan = np.nan
+    # 2 seeds, 4 iterations; evaluated at iteration 2 only (not the last).
+    evals = np.array([[nan, 10.0, nan, nan], [nan, 20.0, nan, nan]])
+    assert parallel._latest(evals) == 15.0
+    # A seed without a value there is left out of the mean.
+    assert parallel._latest(np.array([[1.0, 4.0], [2.0, nan]])) == 4.0
+    assert parallel._latest(np.full((2, 3), nan)) is None

@@ -160,6 +160,7 @@ def test_thresholds_steps_to_solve(tmp_path):
     )
     solve = s["settings"]["run"]["return"]["solve"]
     assert solve["n"] == 2 and solve["n_unsolved"] == 1
+    assert solve["per_seed"] == [3.0, 2.0, None]
     assert solve["median"] == pytest.approx(2.5) and solve["op"] == ">="
     assert s["settings"]["run"]["length"]["solve"]["median"] == pytest.approx(2.5)
     # A trailing window of 2 averages seed 0 to [0, 0.25, 0.75, 1]: x = 4;
@@ -189,7 +190,7 @@ def test_a_metric_without_values_is_named_not_tabled():
     table = format_summary_table(s)
     assert "| run | return | 2 |" in table
     assert "| run | eval_return" not in table
-    assert table.endswith("(no values, not shown: eval_return)")
+    assert table.endswith("|\n\nNo values, not shown: eval_return.")
     assert "no values" not in format_summary_table(summarize_metrics({"r": curves}))
 
 

@@ -75,9 +75,9 @@ class DreamerConfig(OffPolicyConfig):
 
     The defaults are the few-sample settings measured here on CartPole-v1,
     Pendulum-v1 and a MinAtar game (the README's Dreamer section; a 2-core
-    CPU runs 8 seeds of them in about an hour): DreamerV3's model and
-    losses with batch 16 x 32, train ratio 256 (one gradient step every 2 env
-    steps) and actor and critic Adam 1e-4, 8,192 env steps. DreamerV3's own
+    CPU runs 8 CartPole seeds of them in about 75 minutes): DreamerV3's
+    model and losses with batch 16 x 32, train ratio 256 (one gradient step
+    every 2 env steps) and actor and critic Adam 1e-4, 8,192 env steps. DreamerV3's own
     settings differ by domain (its ``configs.yaml`` at 423291a: train ratio
     512 for DMC, 1024 for Atari 100k and bsuite, "128 for cartpole"; batch
     16 x 64; actor and critic 3e-5); ``--preset dreamer-atari`` has its
@@ -117,7 +117,9 @@ class DreamerConfig(OffPolicyConfig):
     num_bins: int = 255
     model_grad_clip: float = 1000.0
     ac_grad_clip: float = 100.0
-    eval_every: int = 256  # iterations: every 512 env steps at the defaults
+    # Iterations, each train_freq env steps: every 512 env steps at the
+    # defaults (another train_ratio moves it: 512 gives every 256 steps).
+    eval_every: int = 256
     hidden_sizes: tuple[int, ...] = ()  # unused: the sizes come from `size`
 
     def __post_init__(self):

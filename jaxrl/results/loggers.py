@@ -15,10 +15,12 @@ The writers are extras that the core does not import:
   event files in ``OUT/tensorboard/`` (``tensorboard --logdir OUT``).
 - ``wandb`` (``pip install 'jaxrl[wandb]'``): a Weights & Biases run named
   after the run folder, its files in ``OUT/wandb/``; ``jaxrl train --resume``
-  continues the same W&B run (its id is kept in ``OUT/wandb/run_id``). It
-  follows wandb's own environment variables: ``WANDB_MODE=offline`` writes
-  locally only (``wandb sync`` uploads later), ``WANDB_PROJECT`` names the
-  project (default ``jaxrl``).
+  continues the same W&B run (its id is kept in ``OUT/wandb/run_id``; the
+  iterations after the last checkpoint are logged again, with the same
+  values, and W&B keeps the first). It follows wandb's own environment
+  variables: ``WANDB_MODE=offline`` writes locally only (``wandb sync``
+  uploads later), ``WANDB_PROJECT`` names the project (default ``jaxrl``),
+  ``WANDB_RUN_ID`` and ``WANDB_RESUME`` win over the kept id.
 
 This module imports neither package until a writer is opened, and nothing
 from JAX.
@@ -173,19 +175,34 @@ class _TensorBoard:
         self.writer.close()
 
 
-def _wandb_run_id(folder: Path) -> str:
+def _wandb_run_id(folder: Path) -> str | None:
     """The W&B run id of this run folder, kept in ``OUT/wandb/run_id``: a
-    resumed run (``jaxrl train --resume``) logs into the same W&B run."""
-    path = folder / "run_id"
-    if path.is_file():
-        run_id = path.read_text().strip()
-        if re.fullmatch(r"[a-z0-9]{8,64}", run_id):
-            return run_id
+    resumed run (``jaxrl train --resume``) logs into the same W&B run.
+    ``None`` (W&B picks one; warned) where the file cannot be read or
+    written."""
     import secrets
 
-    run_id = secrets.token_hex(8)
-    folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(run_id + "\n")
+    path = folder / "run_id"
+    try:
+        if path.is_file():
+            run_id = path.read_text().strip()
+            if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", run_id):
+                return run_id
+            warnings.warn(
+                f"{path} holds {run_id[:70]!r}, not a W&B run id: a new one "
+                "replaces it",
+                stacklevel=2,
+            )
+        run_id = secrets.token_hex(8)
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(run_id + "\n")
+    except (OSError, UnicodeDecodeError) as e:
+        warnings.warn(
+            f"cannot keep the W&B run id in {path} ({e}): a resumed run will "
+            "open a new W&B run",
+            stacklevel=2,
+        )
+        return None
     return run_id
 
 
@@ -203,8 +220,13 @@ class _Wandb:
             name=name,
             dir=str(run_dir),
             config=dict(config),
-            id=_wandb_run_id(run_dir / "wandb"),
-            resume="allow",
+            # WANDB_RUN_ID / WANDB_RESUME, when set, are wandb's to follow.
+            **(
+                {}
+                if "WANDB_RUN_ID" in os.environ
+                else {"id": _wandb_run_id(run_dir / "wandb")}
+            ),
+            **({} if "WANDB_RESUME" in os.environ else {"resume": "allow"}),
         )
 
     def write(self, step: int, scalars: Mapping[str, float]) -> None:

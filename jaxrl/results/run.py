@@ -378,8 +378,10 @@ def summarize_metrics(
         ``{"x_name", "confidence", "final_window": {...}, "settings":
         {label: {metric: {"final": stats, "auc": stats[, "solve": ...]}}}}``
         with stats as from :func:`jaxrl.stats.summarize`; ``"solve"`` adds
-        ``threshold``, ``op``, ``window`` and ``n_unsolved`` to the statistics of the
-        crossing x over the seeds that reached the threshold.
+        ``threshold``, ``op``, ``window``, ``n_unsolved`` and ``per_seed``
+        (each seed's crossing x, ``None`` where it never crossed) to the
+        statistics of the crossing x over the seeds that reached the
+        threshold.
     """
     arrays, xs, labels, _, _ = _check_inputs(metrics, x_name, x, labels, None)
     t_len = xs.shape[0]
@@ -411,6 +413,7 @@ def summarize_metrics(
                     "op": op,
                     "window": int(threshold_window),
                     "n_unsolved": int(np.sum(np.isnan(cross))),
+                    "per_seed": [None if np.isnan(c) else c.item() for c in cross],
                     **stats.summarize(cross, confidence=confidence),
                 }
             per_metric[name] = entry
@@ -520,8 +523,8 @@ def format_summary_table(summary: Mapping[str, Any], digits: int = 3) -> str:
         for name, e in per_metric.items():
             fin, auc = e["final"], e["auc"]
             if fin["n"] == 0 and auc["n"] == 0:
-                if name not in empty:
-                    empty.append(name)
+                several = len(summary["settings"]) > 1
+                empty.append(f"{name} ({label})" if several else name)
                 continue
             cells = [
                 label,
@@ -544,7 +547,7 @@ def format_summary_table(summary: Mapping[str, Any], digits: int = 3) -> str:
                     )
             lines.append("| " + " | ".join(cells) + " |")
     if empty:
-        lines.append(f"(no values, not shown: {', '.join(empty)})")
+        lines += ["", f"No values, not shown: {', '.join(empty)}."]
     return "\n".join(lines)
 
 
