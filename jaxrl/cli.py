@@ -945,7 +945,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also report, per seed, the step (episode) at which the greedy "
         "evaluation (eval_return; the return where there is none) first "
         "reaches X, in the summary (default: the preset's threshold on its "
-        "env, e.g. 475 for dreamer-cartpole; give it again with --resume)",
+        "task, e.g. 475 for dreamer-cartpole; --resume keeps it)",
     )
     t.add_argument(
         "--log",
