@@ -75,14 +75,15 @@ class DreamerConfig(OffPolicyConfig):
 
     The defaults are the few-sample settings measured here on CartPole-v1,
     Pendulum-v1 and a MinAtar game (the README's Dreamer section; a 2-core
-    CPU runs 8 CartPole seeds of them in about 75 minutes): DreamerV3's
+    CPU ran 8 CartPole seeds of them in 58 minutes): DreamerV3's
     model and losses with batch 16 x 32, train ratio 256 (one gradient step
-    every 2 env steps) and actor and critic Adam 1e-4, 8,192 env steps. DreamerV3's own
-    settings differ by domain (its ``configs.yaml`` at 423291a: train ratio
-    512 for DMC, 1024 for Atari 100k and bsuite, "128 for cartpole"; batch
-    16 x 64; actor and critic 3e-5); ``--preset dreamer-atari`` has its
-    Atari 100k settings, and ``--set seq_length=64 --set train_ratio=512
-    --set actor_lr=3e-5 --set critic_lr=3e-5`` its DMC ones.
+    every 2 env steps) and actor and critic Adam 1e-4, 8,192 env steps.
+    DreamerV3's own settings differ by domain (its ``configs.yaml`` at
+    423291a: train ratio 512 for DMC, 1024 for Atari 100k and bsuite, "128
+    for cartpole"; batch 16 x 64; actor and critic 3e-5); ``--preset
+    dreamer-atari`` has its Atari 100k settings, and ``--set seq_length=64
+    --set train_ratio=512 --set actor_lr=3e-5 --set critic_lr=3e-5`` its
+    DMC ones.
 
     Attributes:
         batch_size: replayed windows per gradient step (DreamerV3: 16).

@@ -215,18 +215,17 @@ class _Wandb:
         # given the run folder, its files land in OUT/wandb/, not OUT/wandb/wandb/.
         # The folder must exist: wandb falls back to a temporary one otherwise.
         run_dir.mkdir(parents=True, exist_ok=True)
+        resume: dict[str, Any] = {}  # WANDB_RUN_ID / WANDB_RESUME: wandb's own
+        if "WANDB_RUN_ID" not in os.environ:
+            resume["id"] = _wandb_run_id(run_dir / "wandb")
+        if "WANDB_RESUME" not in os.environ:
+            resume["resume"] = "allow"
         self.run = wandb.init(
             project=os.environ.get("WANDB_PROJECT", "jaxrl"),
             name=name,
             dir=str(run_dir),
             config=dict(config),
-            # WANDB_RUN_ID / WANDB_RESUME, when set, are wandb's to follow.
-            **(
-                {}
-                if "WANDB_RUN_ID" in os.environ
-                else {"id": _wandb_run_id(run_dir / "wandb")}
-            ),
-            **({} if "WANDB_RESUME" in os.environ else {"resume": "allow"}),
+            **resume,
         )
 
     def write(self, step: int, scalars: Mapping[str, float]) -> None:

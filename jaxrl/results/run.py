@@ -519,11 +519,11 @@ def format_summary_table(summary: Mapping[str, Any], digits: int = 3) -> str:
         cols.append(f"{x_name} to threshold: median [IQR] (unsolved)")
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     empty: list[str] = []  # metrics without a single value (evaluation off)
+    several = len(summary["settings"]) > 1
     for label, per_metric in summary["settings"].items():
         for name, e in per_metric.items():
             fin, auc = e["final"], e["auc"]
             if fin["n"] == 0 and auc["n"] == 0:
-                several = len(summary["settings"]) > 1
                 empty.append(f"{name} ({label})" if several else name)
                 continue
             cells = [
